@@ -71,6 +71,13 @@ class MeshStore:
                 self._check_version(state["items"][index], {"metadata": {"resourceVersion": resource_version}})
             self._commit(state, state["items"][:index] + state["items"][index + 1:])
 
+    def replace_all(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Make ``objects`` the whole set, applied at once (resets a sandbox between experiments)."""
+        with self._locked() as state:
+            stored = [self._stamp(state, o) for o in objects]
+            self._commit(state, stored)
+            return copy.deepcopy(stored)
+
     def seed(self, objects: list[dict[str, Any]]) -> None:
         """Store the initial set, already served by the Envoys at start-up."""
         with self._locked() as state:

@@ -1,0 +1,161 @@
+"""The ``harness`` command line: thin commands over the library; errors become messages, not tracebacks."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from harness._exitcodes import ExitCode
+from harness.errors import HarnessError, InputError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__ and
+                  "Chaos experiments for Istio: faults through VirtualServices, load through the gateway, "
+                  "verdicts from Prometheus.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="The embedded mesh sandbox: real Envoy + Prometheus, no cluster.")
+app.add_typer(sandbox_app, name="sandbox")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+StateDir = Annotated[Path | None, typer.Option("--state-dir", help="Sandbox state folder "
+                                               "(default: $HARNESS_SANDBOX_DIR or ~/.local/state/istio-chaos-harness/sandbox).")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+
+def handles_errors(command: F) -> F:
+    """Turn harness errors into a clear message and an exit code from the table."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except HarnessError as exc:
+            err.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+            if exc.hint:
+                err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, soft_wrap=True)
+            code = ExitCode.INVALID if isinstance(exc, InputError) else ExitCode.INVALID
+            raise typer.Exit(int(code)) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
+
+
+@sandbox_app.command("up")
+@handles_errors
+def sandbox_up(
+    topology: Annotated[Path | None, typer.Option(help="Topology file (default: the demo shop).")] = None,
+    mesh: Annotated[list[Path] | None, typer.Option(help="Istio YAML file or folder (repeatable; default: the "
+                                                    "demo shop's Gateway, VirtualServices, DestinationRules).")] = None,
+    state_dir: StateDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start the sandbox detached and print its URLs."""
+    from harness.sandbox import Sandbox
+
+    progress = None if as_json else (lambda message: err.print(f"[dim]{message}[/]", markup=True))
+    sandbox = Sandbox.start(topology=topology, mesh=mesh, state_dir=state_dir, progress=progress)
+    _print_warnings(sandbox.warnings)
+    if as_json:
+        print(json.dumps(sandbox.urls()))
+        return
+    for key, value in sandbox.urls().items():
+        out.print(f"{key:15} {value}")
+    out.print("stop it with: harness sandbox down" + (f" --state-dir {state_dir}" if state_dir else ""))
+
+
+@sandbox_app.command("status")
+@handles_errors
+def sandbox_status(state_dir: StateDir = None, as_json: JsonFlag = False) -> None:
+    """Show whether the sandbox runs, its URLs and its processes (exit 1 when not running)."""
+    from harness.errors import SandboxNotRunning
+    from harness.sandbox import Sandbox
+
+    try:
+        status = Sandbox.attach(state_dir).status()
+    except SandboxNotRunning as exc:
+        status = {"running": False, "message": exc.message}
+    if as_json:
+        print(json.dumps(status))
+    elif not status["running"] and "processes" not in status:
+        out.print(status["message"])
+    else:
+        out.print("running" if status["running"] else "[red]degraded: some processes are gone[/]", markup=True)
+        for key in ("gateway_url", "prometheus_url", "admin_url", "state_dir"):
+            out.print(f"{key:15} {status[key]}")
+        for name, alive in status["processes"].items():
+            out.print(f"  {name:32} {'up' if alive else 'DOWN'}")
+    raise typer.Exit(int(ExitCode.OK if status["running"] else ExitCode.FAILED))
+
+
+@sandbox_app.command("down")
+@handles_errors
+def sandbox_down(state_dir: StateDir = None) -> None:
+    """Stop every sandbox process by PID (TERM, then KILL), even if the starter is gone."""
+    from harness.errors import SandboxNotRunning
+    from harness.sandbox import Sandbox
+
+    try:
+        sandbox = Sandbox.attach(state_dir)
+    except SandboxNotRunning as exc:
+        out.print(exc.message)
+        return
+    sandbox.stop()
+    out.print(f"stopped the sandbox in {sandbox.state_dir}")
+
+
+@sandbox_app.command("apply")
+@handles_errors
+def sandbox_apply(
+    paths: Annotated[list[Path], typer.Argument(help="Istio YAML files or folders.")],
+    state_dir: StateDir = None,
+) -> None:
+    """Create or replace Istio resources in the running sandbox (like kubectl apply)."""
+    from harness.sandbox import Sandbox
+
+    result = Sandbox.attach(state_dir).apply_files(paths)
+    _print_warnings([str(w) for w in result.warnings])
+    changed = ", ".join(f"{proxy} ({', '.join(parts)})" for proxy, parts in result.changed.items()) or "nothing"
+    out.print(f"applied in {result.seconds * 1000:.0f} ms; changed: {changed}")
+
+
+@sandbox_app.command("behave")
+@handles_errors
+def sandbox_behave(
+    service: Annotated[str, typer.Argument(help="Service name from the topology.")],
+    version: Annotated[str | None, typer.Option(help="Only this version.")] = None,
+    replica: Annotated[int | None, typer.Option(help="Only this replica index (0-based).")] = None,
+    latency_ms: Annotated[float | None, typer.Option(help="Extra latency per request.")] = None,
+    error_rate: Annotated[float | None, typer.Option(min=0, max=1, help="Share of requests that fail (0..1).")] = None,
+    error_status: Annotated[int | None, typer.Option(help="Status of failed requests (default 503).")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Back to normal before applying the options.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Change how a service's replicas answer while the sandbox runs (real upstream failures)."""
+    from harness.sandbox import Sandbox
+
+    replicas = Sandbox.attach(state_dir).set_behaviour(
+        service, version=version, replica=replica, reset=reset, latency_ms=latency_ms, error_rate=error_rate,
+        error_status=error_status)
+    for replica_state in replicas:
+        out.print(f"{replica_state['replica']:28} {replica_state['behaviour'] or 'normal'}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
