@@ -120,7 +120,7 @@ def validation_problems(doc: SourceDocument, exc: ValidationError, prefix: PathK
     problems = []
     for err in exc.errors():
         loc = prefix + tuple(part for part in err["loc"] if not _is_union_tag(part))
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field"
         problems.append(doc.problem(loc, message))

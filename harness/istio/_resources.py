@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from harness.istio._duration import parse_duration_s
@@ -260,13 +260,14 @@ class IstioObject(BaseModel):
     metadata: ObjectMeta
     status: dict[str, Any] | None = None
 
-    @model_validator(mode="after")
-    def _api_version(self) -> IstioObject:
-        group, _, version = self.api_version.partition("/")
+    @field_validator("api_version")
+    @classmethod
+    def _api_version(cls, value: str) -> str:
+        group, _, version = value.partition("/")
         if group != API_GROUP or version not in API_VERSIONS:
             allowed = ", ".join(f"{API_GROUP}/{v}" for v in API_VERSIONS)
-            raise ValueError(f"apiVersion {self.api_version!r} is not one of {allowed}")
-        return self
+            raise ValueError(f"{value!r} is not one of {allowed}")
+        return value
 
     @property
     def key(self) -> tuple[str, str, str]:
