@@ -25,8 +25,8 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
-StateDir = Annotated[Path | None, typer.Option("--state-dir", help="Sandbox state folder "
-                                               "(default: $HARNESS_SANDBOX_DIR or ~/.local/state/istio-chaos-harness/sandbox).")]
+_STATE_HELP = "Sandbox state folder (default: $HARNESS_SANDBOX_DIR or ~/.local/state/istio-chaos-harness/sandbox)."
+StateDir = Annotated[Path | None, typer.Option("--state-dir", help=_STATE_HELP)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 
 

@@ -95,12 +95,12 @@ def write_bootstrap(paths: EnvoyPaths, config: ProxyConfig) -> None:
     }
     paths.lds.parent.mkdir(parents=True, exist_ok=True)
     paths.access_log.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(paths.bootstrap, bootstrap)
+    write_json_atomic(paths.bootstrap, bootstrap)
     listeners = [_listener(spec, paths) for spec in config.listeners]
-    _write_atomic(paths.lds, _discovery(listeners, "type.googleapis.com/envoy.config.listener.v3.Listener"))
+    write_json_atomic(paths.lds, _discovery(listeners, "type.googleapis.com/envoy.config.listener.v3.Listener"))
     write_clusters(paths, config)
     for name, route in config.routes.items():
-        _write_atomic(paths.rds(name), _discovery([route], None))
+        write_json_atomic(paths.rds(name), _discovery([route], None))
 
 
 def start_envoy(paths: EnvoyPaths, proxy: Proxy, *, concurrency: int, log_dir: Path) -> ChildProcess:
@@ -225,11 +225,11 @@ def _write_if_changed(path: Path, body: dict[str, Any]) -> str | None:
         current = None
     if current is not None and current.get("version_info") == body["version_info"]:
         return None
-    _write_atomic(path, body)
+    write_json_atomic(path, body)
     return str(body["version_info"])
 
 
-def _write_atomic(path: Path, body: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, body: dict[str, Any]) -> None:
     """Envoy watches for moves only: write a temp file beside the target, then rename over it."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(body, indent=1))

@@ -161,8 +161,11 @@ class Sandbox:
         return {"gateway_url": self.gateway_url, "prometheus_url": self.prometheus_url,
                 "admin_url": self.admin_url, "state_dir": str(self.state_dir)}
 
+    def processes(self) -> list[ProcessRecord]:
+        return [ProcessRecord.from_dict(p) for p in self._state["processes"]]
+
     def status(self) -> dict[str, Any]:
-        processes = [ProcessRecord.from_dict(p) for p in self._state["processes"]]
+        processes = self.processes()
         alive = {p.name: is_running(p) for p in processes}
         return {**self.urls(), "running": bool(alive) and all(alive.values()), "processes": alive,
                 "proxies": {p.name: p.admin_url for p in self.layout.proxies}}

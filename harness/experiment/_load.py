@@ -1,0 +1,51 @@
+"""Load experiments from files and folders; errors name file, line, column and field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from harness._yamlsource import SourceDocument, load_yaml_file, validation_problems
+from harness.errors import ExperimentError, Problem
+from harness.experiment._model import Experiment
+from harness.istio import yaml_files
+
+
+@dataclass(frozen=True)
+class LoadedExperiment:
+    experiment: Experiment
+    source: SourceDocument
+
+    @property
+    def path(self) -> Path | None:
+        return self.source.path
+
+
+def load_experiments(paths: Iterable[Path]) -> list[LoadedExperiment]:
+    """Read every Experiment document under ``paths`` (files or folders), all problems at once."""
+    loaded: list[LoadedExperiment] = []
+    problems: list[Problem] = []
+    files = yaml_files(paths)
+    for path in files:
+        if not path.exists():
+            raise ExperimentError(f"{path}: no such file or folder", [])
+        for doc in load_yaml_file(path, ExperimentError):
+            if not isinstance(doc.data, dict) or doc.data.get("kind") != "Experiment":
+                problems.append(doc.problem(("kind",), "expected kind: Experiment"))
+                continue
+            try:
+                loaded.append(LoadedExperiment(Experiment.model_validate(doc.data), doc))
+            except ValidationError as exc:
+                problems.extend(validation_problems(doc, exc))
+    names = [item.experiment.metadata.name for item in loaded]
+    for item in loaded:
+        if names.count(item.experiment.metadata.name) > 1:
+            problems.append(item.source.problem(("metadata", "name"), "another experiment has the same name"))
+    if problems:
+        raise ExperimentError("invalid experiment definition", problems)
+    if not loaded:
+        raise ExperimentError(f"no experiments found in {', '.join(str(p) for p in paths)}", [])
+    return loaded

@@ -1,0 +1,159 @@
+"""The experiment model: what an SRE writes in YAML, validated into frozen objects."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from harness.istio import parse_duration_s
+
+API_VERSION = "harness/v1"
+RUN_HEADER = "x-chaos-run"
+
+
+def _duration(value: str) -> str:
+    parse_duration_s(value)
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+
+
+class Metadata(Model):
+    name: Name
+    description: str = ""
+    owner: str = "unknown"
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Target(Model):
+    """Where the experiment runs: the sandbox or a cluster, and how load reaches the gateway."""
+
+    namespace: str = "default"
+    backend: Literal["sandbox", "kubernetes"] = "sandbox"
+    context: str | None = None
+    gateway_url: str | None = None
+    host: str | None = None
+    prometheus_url: str | None = None
+
+
+class HeaderMatch(Model):
+    exact: str | None = None
+    prefix: str | None = None
+    regex: str | None = None
+
+
+class Delay(Model):
+    fixed_delay: Duration
+    percentage: float = Field(default=100.0, ge=0.0001, le=100)
+
+
+class Abort(Model):
+    http_status: int | None = Field(default=None, ge=200, le=599)
+    grpc_status: str | None = None
+    percentage: float = Field(default=100.0, ge=0.0001, le=100)
+
+    @model_validator(mode="after")
+    def _one_status(self) -> Abort:
+        if (self.http_status is None) == (self.grpc_status is None):
+            raise ValueError("set exactly one of httpStatus or grpcStatus")
+        return self
+
+
+class Scope(Model):
+    """Which traffic the fault touches. ``run`` (default): only requests with this run's header."""
+
+    traffic: Literal["run", "all"] = "run"
+    headers: dict[str, HeaderMatch] = Field(default_factory=dict)
+    source_labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Fault(Model):
+    """A delay and/or abort merged into the live VirtualService of ``host``."""
+
+    host: str = Field(min_length=1)
+    virtual_service: str | None = None
+    routes: list[str] | Literal["all"] = "all"
+    delay: Delay | None = None
+    abort: Abort | None = None
+    scope: Scope = Field(default_factory=Scope)
+
+    @model_validator(mode="after")
+    def _something(self) -> Fault:
+        if self.delay is None and self.abort is None:
+            raise ValueError("a fault needs a delay, an abort, or both")
+        return self
+
+
+class Phases(Model):
+    baseline: Duration = "20s"
+    fault: Duration = "30s"
+    recovery: Duration = "20s"
+    settle: Duration = "2s"
+
+    def seconds(self, phase: str) -> float:
+        return parse_duration_s(getattr(self, phase))
+
+
+class Load(Model):
+    """Locust load through the gateway; a share of users carry the run header (the tagged cohort)."""
+
+    profile: str = "shop"
+    locustfile: str | None = None
+    users: int = Field(default=10, ge=1, le=10_000)
+    spawn_rate: float = Field(default=10, gt=0)
+    rate: float | None = Field(default=None, gt=0, description="target total requests per second")
+    tagged_share: float = Field(default=0.5, ge=0, le=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    paths: list[str] = Field(default_factory=list)
+
+
+Measure = Literal["error_rate", "success_rate", "latency_p50", "latency_p95", "latency_p99", "request_rate",
+                  "flag_rate"]
+
+
+class Hypothesis(Model):
+    """A bound on a measure in one phase, from the client's view or the mesh's (Prometheus)."""
+
+    name: str = Field(min_length=1)
+    measure: Measure
+    source: Literal["client", "mesh"] = "client"
+    phase: Literal["baseline", "fault", "recovery"] = "fault"
+    cohort: Literal["tagged", "control", "all"] = "all"
+    service: str | None = None
+    source_workload: str | None = None
+    flag: str | None = None
+    below: float | None = None
+    above: float | None = None
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Hypothesis:
+        if self.below is None and self.above is None:
+            raise ValueError("a hypothesis needs 'below', 'above', or both")
+        if self.source == "mesh" and self.service is None:
+            raise ValueError("mesh hypotheses need 'service' (the destination service)")
+        if self.measure == "flag_rate" and not self.flag:
+            raise ValueError("measure flag_rate needs 'flag' (e.g. UT, FI, UO)")
+        if self.source == "mesh" and self.cohort != "all":
+            raise ValueError("the mesh cannot tell cohorts apart; use source: client for tagged/control")
+        return self
+
+
+class Experiment(Model):
+    api_version: Literal["harness/v1"] = Field(alias="apiVersion")
+    kind: Literal["Experiment"]
+    metadata: Metadata
+    target: Target = Field(default_factory=Target)
+    faults: list[Fault] = Field(min_length=1)
+    phases: Phases = Field(default_factory=Phases)
+    load: Load = Field(default_factory=Load)
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    guardrails: list[Hypothesis] = Field(default_factory=list)

@@ -1,0 +1,146 @@
+"""Imported inside the Locust child process only (Locust patches the stdlib with gevent).
+
+Profiles subclass ``ChaosHttpUser``: each user joins the tagged cohort (sends ``x-chaos-run``, so
+run-scoped faults hit it) or the control cohort, and every request is recorded at full
+resolution (float milliseconds, not Locust's rounded statistics) with a client-side failure class
+as an Envoy user would see it.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import threading
+import time
+from typing import Any
+
+from locust import FastHttpUser, events
+
+RUN_HEADER = "x-chaos-run"
+_user_numbers = itertools.count()
+
+
+def classify(status: int, body: bytes, headers: Any) -> str:
+    """Client-side failure class: FI, UT, UH, UO, connection_error, 5xx, 4xx, or ok."""
+    if status == 0:
+        return "connection_error"
+    if status < 400:
+        return "ok"
+    if headers is not None and headers.get("x-envoy-overloaded"):
+        return "UO"
+    text = body[:200] if body else b""
+    if text.strip() == b"fault filter abort":
+        return "FI"
+    if status == 504 and b"upstream request timeout" in text:
+        return "UT"
+    if b"no healthy upstream" in text:
+        return "UH"
+    return "5xx" if status >= 500 else "4xx"
+
+
+def _config() -> dict[str, Any]:
+    return dict(json.loads(os.environ.get("HARNESS_LOAD_CONFIG", "{}")))
+
+
+class ChaosHttpUser(FastHttpUser):
+    """Base for load profiles: cohort membership, the run header, Host header, optional fixed rate."""
+
+    abstract = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config = _config()
+        number = next(_user_numbers)
+        share = float(config.get("tagged_share", 0.0))
+        # spread tagged users evenly: user i is tagged when floor((i+1)*share) > floor(i*share)
+        self.cohort = "tagged" if int((number + 1) * share) > int(number * share) else "control"
+        headers = dict(config.get("headers", {}))
+        if config.get("host_header"):
+            headers["Host"] = config["host_header"]
+        if self.cohort == "tagged" and config.get("run_id"):
+            headers[RUN_HEADER] = config["run_id"]
+        self.request_headers = headers
+        self.rate_per_user = config.get("rate_per_user")
+
+    def wait_time(self) -> float:  # type: ignore[override]
+        if self.rate_per_user:
+            # constant throughput: pace each user so the whole crowd sends the target rate
+            last = getattr(self, "_last_start", None)
+            now = time.monotonic()
+            self._last_start = now if last is None else last + 1.0 / self.rate_per_user
+            return max(0.0, self._last_start - now)
+        return 0.0
+
+    def call(self, path: str, *, name: str | None = None, method: str = "GET") -> None:
+        """Send one request, classified and recorded with this user's cohort."""
+        with self.client.request(method, path, name=name or path, headers=self.request_headers,
+                                 catch_response=True, context={"cohort": self.cohort}) as response:
+            outcome = classify(response.status_code or 0, response.content or b"", response.headers)
+            if outcome != "ok":
+                response.failure(outcome)
+
+
+class _Recorder:
+    """Writes every request event to a CSV file; flushed every second and at the end."""
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "w", newline="", buffering=1 << 16)  # noqa: SIM115 (closed at test_stop)
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(["t", "cohort", "name", "status", "latency_ms", "outcome"])
+        self._lock = threading.Lock()
+
+    def on_request(self, request_type: str, name: str, response_time: float, response_length: int,
+                   exception: Exception | None = None, context: dict[str, Any] | None = None,
+                   response: Any = None, start_time: float | None = None, **_: Any) -> None:
+        status = getattr(response, "status_code", 0) or 0
+        outcome = "ok" if exception is None else _outcome_of(exception)
+        started = start_time if start_time is not None else time.time() - response_time / 1000
+        with self._lock:
+            self._writer.writerow([f"{started:.6f}", (context or {}).get("cohort", "control"), name, status,
+                                   f"{response_time:.3f}", outcome])
+
+    def flush(self) -> None:
+        with self._lock:
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def _outcome_of(exception: Exception) -> str:
+    text = str(exception)
+    for known in ("FI", "UT", "UH", "UO", "5xx", "4xx", "connection_error"):
+        if text.endswith(known) or text == known:
+            return known
+    return "connection_error"
+
+
+_recorder: _Recorder | None = None
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    global _recorder
+    path = _config().get("samples_path")
+    if not path or _recorder is not None:
+        return
+    _recorder = _Recorder(path)
+    environment.events.request.add_listener(_recorder.on_request)
+
+    def flush_forever() -> None:
+        while _recorder is not None:
+            time.sleep(1)
+            _recorder.flush()
+
+    import gevent
+
+    gevent.spawn(flush_forever)
+
+
+@events.quitting.add_listener
+def _on_quit(**_: Any) -> None:
+    if _recorder is not None:
+        _recorder.close()
