@@ -125,22 +125,29 @@ _recorder: _Recorder | None = None
 def _on_init(environment: Any, **_: Any) -> None:
     global _recorder
     path = _config().get("samples_path")
-    if not path or _recorder is not None:
+    # this file may be loaded twice (as -f and imported by a profile): one recorder per process
+    if not path or getattr(environment, "harness_recorder", None) is not None:
         return
-    _recorder = _Recorder(path)
+    _recorder = environment.harness_recorder = _Recorder(path)
     environment.events.request.add_listener(_recorder.on_request)
+    parent = int(_config().get("parent_pid", 0))
 
-    def flush_forever() -> None:
-        while _recorder is not None:
+    def flush_and_watch_parent() -> None:
+        while True:
             time.sleep(1)
-            _recorder.flush()
+            environment.harness_recorder.flush()
+            if parent and os.getppid() != parent and environment.runner is not None:
+                # the harness died: nobody listens to the results, so stop loading the gateway
+                environment.runner.quit()
+                return
 
     import gevent
 
-    gevent.spawn(flush_forever)
+    gevent.spawn(flush_and_watch_parent)
 
 
 @events.quitting.add_listener
-def _on_quit(**_: Any) -> None:
-    if _recorder is not None:
-        _recorder.close()
+def _on_quit(environment: Any, **_: Any) -> None:
+    recorder = getattr(environment, "harness_recorder", None)
+    if recorder is not None:
+        recorder.close()

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.istio import DestinationRule, envoy_duration, parse_duration_s
+from harness.istio import DestinationRule, cluster_name, envoy_duration, parse_duration_s
 from harness.istio._resources import ConnectionPool, LoadBalancer, OutlierDetection, TrafficPolicy
 from harness.sandbox._layout import Replica
-from harness.sandbox._naming import cluster_name
 
 UNLIMITED = 4294967295  # Istio writes this for every unset circuit-breaker threshold
 MESH_CONNECT_TIMEOUT = "10s"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.istio import HTTPRoute, envoy_duration, parse_duration_s
+from harness.istio import HTTPRoute, cluster_name, envoy_duration, gateway_ref, parse_duration_s, resolve_host
 from harness.istio._resources import (
     Abort,
     Delay,
@@ -19,7 +19,6 @@ from harness.istio._resources import (
     HTTPRetry,
     StringMatch,
 )
-from harness.sandbox._naming import cluster_name, gateway_ref, resolve_host
 
 FAULT_FILTER = "envoy.filters.http.fault"
 FAULT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"

@@ -10,11 +10,11 @@ from pydantic.alias_generators import to_camel
 
 from harness._yamlsource import load_yaml_file, validation_problems
 from harness.errors import MeshConfigError, Problem
+from harness.istio import CLUSTER_DOMAIN
 
 DEMO_DIR = Path(__file__).parent / "demo"
 DEFAULT_TOPOLOGY = DEMO_DIR / "topology.yaml"
 DEFAULT_MESH = DEMO_DIR / "istio"
-CLUSTER_DOMAIN = "svc.cluster.local"
 
 
 class _Model(BaseModel):

@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import MeshConfigError, Problem
-from harness.istio import DestinationRule, Gateway, LoadedResource, VirtualService
+from harness.istio import (
+    GATEWAY_MESH,
+    DestinationRule,
+    Gateway,
+    LoadedResource,
+    VirtualService,
+    gateway_ref,
+    resolve_host,
+    sidecar_domains,
+)
 from harness.sandbox._clusters import service_clusters
 from harness.sandbox._layout import Layout, Proxy
-from harness.sandbox._naming import GATEWAY_MESH, gateway_ref, resolve_host, sidecar_domains
 from harness.sandbox._routes import (
     RouteContext,
     RouteError,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.sandbox._topology import CLUSTER_DOMAIN
+CLUSTER_DOMAIN = "svc.cluster.local"
 
 GATEWAY_MESH = "mesh"
 
