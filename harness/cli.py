@@ -21,8 +21,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__ and
 sandbox_app = typer.Typer(no_args_is_help=True, help="The embedded mesh sandbox: real Envoy + Prometheus, no cluster.")
 app.add_typer(sandbox_app, name="sandbox")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _STATE_HELP = "Sandbox state folder (default: $HARNESS_SANDBOX_DIR or ~/.local/state/istio-chaos-harness/sandbox)."
@@ -151,6 +151,103 @@ def sandbox_behave(
         error_status=error_status)
     for replica_state in replicas:
         out.print(f"{replica_state['replica']:28} {replica_state['behaviour'] or 'normal'}")
+
+
+@app.command("run")
+@handles_errors
+def run(
+    paths: Annotated[list[Path], typer.Argument(help="Experiment files or folders (a folder runs as a suite).")],
+    sandbox: Annotated[bool, typer.Option("--sandbox", help="Start the embedded sandbox if none runs "
+                                          "(and stop it afterwards).")] = False,
+    report_dir: Annotated[Path, typer.Option(help="Where reports go.")] = Path("reports"),
+    junit: Annotated[Path | None, typer.Option(help="Also write one JUnit XML file for the whole suite.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and print the exact changes and queries; "
+                                          "touch nothing.")] = False,
+    inconclusive_fails: Annotated[bool, typer.Option("--inconclusive-fails", help="Exit 1 (not 4) when verdicts "
+                                                     "are only inconclusive.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Run experiments: baseline, inject, fault phase, revert, recovery, verdicts, reports."""
+    from harness import suite as suites
+
+    if dry_run:
+        from harness.errors import SandboxNotRunning
+
+        try:
+            with suites.sandbox_target(state_dir, start=False, progress=lambda _: None) as target:
+                out.print(suites.dry_run(paths, target=target), markup=False)
+        except SandboxNotRunning:
+            out.print(suites.dry_run(paths, suites.demo_mesh_objects()), markup=False)
+        return
+    with suites.sandbox_target(state_dir, start=sandbox, progress=_progress) as target:
+        result = suites.run_suite(paths, target, report_root=report_dir, progress=_progress, junit=junit,
+                                  inconclusive_fails=inconclusive_fails)
+    _print_suite(result)
+    raise typer.Exit(int(result.exit_code(inconclusive_fails=inconclusive_fails)))
+
+
+def _progress(message: str) -> None:
+    err.print(f"[dim]{message}[/]", markup=True, soft_wrap=True)
+
+
+def _print_suite(result: Any) -> None:
+    from harness.report import verdict_line
+
+    colours = {"PASS": "green", "FAIL": "red", "INCONCLUSIVE": "yellow"}
+    for run, folder in result.runs:
+        outcome = run.outcome.value
+        out.print(f"[bold {colours[outcome]}]{outcome}[/] {run.name} ({run.status})", markup=True)
+        for verdict in run.verdicts:
+            out.print(f"  {verdict_line(verdict)}", markup=False, soft_wrap=True)
+        if run.error:
+            out.print(f"  {run.error}", markup=False)
+        out.print(f"  report: {folder / 'report.html'}", markup=False)
+    if len(result.runs) > 1:
+        out.print(f"resilience score: {result.score:.0f}% of hypotheses passed")
+
+
+@app.command("validate")
+@handles_errors
+def validate(paths: Annotated[list[Path], typer.Argument(help="Experiment files or folders.")]) -> None:
+    """Check experiment files; errors name file, line, column and field."""
+    from harness.experiment import load_experiments
+
+    for loaded in load_experiments(paths):
+        out.print(f"ok  {loaded.path}: {loaded.experiment.metadata.name}", markup=False)
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the experiment JSON Schema (for editors: yaml-language-server)."""
+    from harness.experiment import Experiment
+
+    print(json.dumps(Experiment.model_json_schema(by_alias=True), indent=2))
+
+
+@app.command("cleanup")
+@handles_errors
+def cleanup(
+    namespace: Annotated[str | None, typer.Option(help="Only this namespace.")] = None,
+    expired: Annotated[bool, typer.Option("--expired", help="Only marks whose expiry has passed.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be restored.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Restore every VirtualService that still carries a chaos run's marks (after a killed run)."""
+    from harness.mesh import SandboxBackend, marked_virtual_services, restore
+    from harness.sandbox import Sandbox
+
+    backend = SandboxBackend(Sandbox.attach(state_dir))
+    marked = marked_virtual_services(backend, namespace, expired_only=expired)
+    if not marked:
+        out.print("nothing to clean up")
+    for obj in marked:
+        meta = obj["metadata"]
+        run_id = meta["annotations"]["chaos.harness.io/run-id"]
+        if dry_run:
+            out.print(f"would restore {meta['namespace']}/{meta['name']} (run {run_id})")
+            continue
+        result = restore(backend, meta["namespace"], meta["name"])
+        out.print(f"{meta['namespace']}/{meta['name']} (run {run_id}): {result.action} {result.detail}".rstrip())
 
 
 def main() -> None:

@@ -10,9 +10,10 @@ from harness.mesh._faults import (
     marked_virtual_services,
     restore,
 )
+from harness.mesh._memory_backend import MemoryBackend
 from harness.mesh._sandbox_backend import SandboxBackend
 
 __all__ = [
-    "AppliedFault", "MeshBackend", "RestoreResult", "SandboxBackend", "VirtualServiceObject",
+    "AppliedFault", "MemoryBackend", "MeshBackend", "RestoreResult", "SandboxBackend", "VirtualServiceObject",
     "find_virtual_service", "inject", "is_active", "marked_virtual_services", "restore",
 ]

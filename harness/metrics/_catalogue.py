@@ -1,0 +1,54 @@
+"""Named measures as PromQL over Istio's standard metrics and Envoy's stats (as Istio names them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.metrics._prometheus import DURATION_BUCKETS, REQUESTS, selector
+
+
+@dataclass(frozen=True)
+class MeshSelector:
+    """Which requests: by destination service, namespace, reporter, client workload, version."""
+
+    service: str
+    namespace: str | None = None
+    reporter: str = "source"
+    source_workload: str | None = None
+    destination_version: str | None = None
+
+    def labels(self) -> dict[str, str]:
+        labels = {"reporter": self.reporter}
+        if "." in self.service:
+            labels["destination_service"] = self.service
+        else:
+            labels["destination_service_name"] = self.service
+        if self.namespace:
+            labels["destination_service_namespace"] = self.namespace
+        if self.source_workload:
+            labels["source_workload"] = self.source_workload
+        if self.destination_version:
+            labels["destination_version"] = self.destination_version
+        return labels
+
+
+def requests(sel: MeshSelector) -> str:
+    return REQUESTS + selector(sel.labels())
+
+
+def server_errors(sel: MeshSelector) -> str:
+    return REQUESTS + selector(sel.labels(), {"response_code": "5.."})
+
+
+def with_flag(sel: MeshSelector, flag: str) -> str:
+    """Requests whose response_flags contain ``flag`` (flags are comma-joined, e.g. "URX,UT")."""
+    return REQUESTS + selector(sel.labels(), {"response_flags": f"(.*,)?{flag}(,.*)?"})
+
+
+def duration_buckets(sel: MeshSelector) -> str:
+    return DURATION_BUCKETS + selector(sel.labels())
+
+
+def envoy_cluster_stat(stat: str, cluster_name: str) -> str:
+    """An Envoy cluster stat with Istio's tags, e.g. ``envoy_cluster_upstream_rq_retry{cluster_name=...}``."""
+    return f"envoy_cluster_{stat}" + selector({"cluster_name": cluster_name})

@@ -1,0 +1,270 @@
+"""Run one experiment: preflight -> baseline -> inject -> confirm_active -> observe -> revert -> recover -> judge.
+
+Load runs through all phases; phase boundaries are wall-clock timestamps. Every injected fault is
+registered on an ExitStack before anything else can fail, so exceptions, Ctrl-C and SIGTERM all
+revert it; a ``kill -9`` leaves marks that ``harness cleanup`` restores from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.experiment import Experiment, Hypothesis, LoadedExperiment
+from harness.load import LoadPlan, LoadRun, check_gateway, resolve_locustfile
+from harness.mesh import AppliedFault, MeshBackend, find_virtual_service, inject, is_active, restore
+from harness.metrics import Prometheus, Window
+from harness.report import Change, RunResult, report_dir, write_reports
+from harness.verdict import Outcome, Timeline, Verdict, evaluate
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+TICK_S = 1.0
+GUARDRAIL_EVERY_S = 5.0
+PROGRESS_EVERY_S = 5.0
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM arrived; faults are reverted on the way out."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an experiment runs: the mesh backend, the gateway, Prometheus."""
+
+    backend: MeshBackend
+    gateway_url: str
+    prometheus: Prometheus | None
+    host_header: str | None = None
+    scrape_interval_s: float = 1.0
+    owner: str = "harness"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    report_root: Path
+    progress: Progress = lambda _: None  # noqa: E731
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(4)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancellation) behaves like Ctrl-C; the previous handler comes back afterwards."""
+    def on_term(signum: int, frame: object) -> None:
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def preflight(loaded: LoadedExperiment, target: Target) -> Path:
+    """Everything that can be checked before touching the mesh; returns the locustfile."""
+    exp = loaded.experiment
+    if target.prometheus is not None:
+        target.prometheus.check()
+    locustfile = resolve_locustfile(exp.load, loaded.path.parent if loaded.path else None)
+    check_gateway(target.gateway_url, target.host_header)
+    for fault in exp.faults:
+        find_virtual_service(target.backend, fault, exp.target.namespace)  # several candidates: stops here
+    return locustfile
+
+
+class _Run:
+    """The state of one run as it moves through its phases."""
+
+    def __init__(self, loaded: LoadedExperiment, target: Target, options: RunOptions) -> None:
+        self.exp: Experiment = loaded.experiment
+        self.target = target
+        self.say = options.progress
+        self.run_id = new_run_id()
+        self.folder_root = options.report_root
+        self.result = RunResult(self.exp.metadata.name, self.run_id, str(loaded.path or ""),
+                                self.exp.model_dump(mode="json", by_alias=True), started_at=time.time())
+        self.applied: list[AppliedFault] = []
+        self.load: LoadRun | None = None
+        self.reverted = False
+        self.fault_started: float | None = None
+        self.fault_ended: float | None = None
+
+    # -- phases ---------------------------------------------------------------------------------
+
+    def start_load(self, locustfile: Path, folder: Path) -> None:
+        phases = self.exp.phases
+        total = sum(phases.seconds(p) for p in ("baseline", "fault", "recovery")) + 30  # bounded in time
+        plan = LoadPlan(self.target.gateway_url, self.target.host_header or self.exp.target.host, self.run_id,
+                        self.exp.load, locustfile, total, folder / "samples.csv", folder / "locust.log")
+        self.load = LoadRun(plan).start()
+
+    def baseline(self) -> None:
+        self._phase("baseline", self.exp.phases.seconds("baseline"))
+
+    def inject(self) -> None:
+        started = time.time()
+        ttl = sum(self.exp.phases.seconds(p) for p in ("baseline", "fault", "recovery")) + 600
+        for fault in self.exp.faults:
+            applied = inject(self.target.backend, fault, namespace=self.exp.target.namespace, run_id=self.run_id,
+                             owner=self.target.owner, ttl_s=ttl)
+            self.applied.append(applied)
+            self.result.changes.append(Change(applied.namespace, applied.name, applied.created, applied.before,
+                                              applied.after))
+        self._confirm_active(started)
+
+    def _confirm_active(self, started: float) -> None:
+        deadline = time.monotonic() + 10
+        while not all(is_active(self.target.backend, a) for a in self.applied):
+            if time.monotonic() > deadline:
+                raise HarnessError("the fault did not become active within 10 s")
+            time.sleep(0.05)
+        now = time.time()
+        self.result.activation_latency_s = now - started
+        self.fault_started = now
+        self.say(f"fault active after {self.result.activation_latency_s * 1000:.0f} ms (run {self.run_id})")
+
+    def observe(self) -> None:
+        """The fault phase: watch that our routes stay, evaluate guardrails, report progress."""
+        duration = self.exp.phases.seconds("fault")
+        end = time.monotonic() + duration
+        next_guard = time.monotonic() + GUARDRAIL_EVERY_S
+        while time.monotonic() < end:
+            self._tick("fault", end)
+            if self.result.fault_lost_at is None and not all(is_active(self.target.backend, a) for a in self.applied):
+                self.result.fault_lost_at = time.time()
+                self.result.notes.append("the fault was removed by someone else during the fault phase; "
+                                         "verdicts use only the time before that")
+                self.say("fault NOT ACTIVE any more: someone else changed the VirtualService")
+            if self.exp.guardrails and time.monotonic() >= next_guard:
+                next_guard = time.monotonic() + GUARDRAIL_EVERY_S
+                if self._guardrail_breached():
+                    return
+
+    def revert(self) -> None:
+        if self.reverted:
+            return
+        self.reverted = True
+        for applied, change in zip(reversed(self.applied), reversed(self.result.changes), strict=True):
+            outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id)
+            change.restore = outcome.action
+            if outcome.conflict:
+                self.result.notes.append(f"{applied.namespace}/{applied.name}: {outcome.detail}")
+        self.fault_ended = time.time()
+        if self.fault_started is not None:
+            self.result.fault_active = (self.fault_started, self.fault_ended)
+            self.result.phases["fault"] = (self.fault_started, self.fault_ended)
+        if self.applied:
+            self.say("fault reverted")
+
+    def recover(self) -> None:
+        self._phase("recovery", self.exp.phases.seconds("recovery"))
+
+    def stop_load(self) -> None:
+        if self.load is not None:
+            self.load.stop()
+
+    def judge(self) -> None:
+        settle = 2 * self.target.scrape_interval_s + 0.5
+        wait = self.result.phases.get("recovery", (0, time.time()))[1] + settle - time.time()
+        if wait > 0 and self.target.prometheus is not None and any(h.source == "mesh" for h in self.exp.hypotheses):
+            time.sleep(wait)  # the last scrape must cover the end of the recovery window
+        timeline = self._timeline()
+        samples = self.samples()
+        self.result.verdicts = [self._evaluate(h, samples, timeline) for h in self.exp.hypotheses]
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def samples(self):  # type: ignore[no-untyped-def]
+        import pandas as pd
+
+        return self.load.samples() if self.load else pd.DataFrame(columns=["t", "cohort", "outcome", "latency_ms"])
+
+    def _evaluate(self, h: Hypothesis, samples: object, timeline: Timeline) -> Verdict:
+        return evaluate(h, samples=samples, timeline=timeline, prometheus=self.target.prometheus,  # type: ignore[arg-type]
+                        namespace=self.exp.target.namespace)
+
+    def _timeline(self, *, fault_end: float | None = None) -> Timeline:
+        phases = {name: Window(*span) for name, span in self.result.phases.items()}
+        active = self.result.fault_active
+        if active is None and self.fault_started is not None:
+            active = (self.fault_started, fault_end or time.time())
+        return Timeline(phases, Window(*active) if active else None, self.result.fault_lost_at,
+                        self.target.scrape_interval_s)
+
+    def _guardrail_breached(self) -> bool:
+        timeline = self._timeline(fault_end=time.time())
+        samples = self.samples()
+        verdicts = [self._evaluate(g, samples, timeline) for g in self.exp.guardrails]
+        breached = [v for v in verdicts if v.outcome is Outcome.FAIL]
+        if breached:
+            self.result.guardrails = verdicts
+            self.result.status = "aborted"
+            self.result.notes.append("guardrail breached: " + "; ".join(v.name for v in breached))
+            self.say(f"GUARDRAIL BREACHED ({', '.join(v.name for v in breached)}): reverting early")
+        return bool(breached)
+
+    def _phase(self, name: str, seconds: float) -> None:
+        start = time.time()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self._tick(name, end)
+        self.result.phases[name] = (start, time.time())
+
+    def _tick(self, phase: str, end: float) -> None:
+        if self.load is not None and not self.load.is_alive():
+            raise HarnessError(f"the load generator stopped unexpectedly:\n{self.load.output_tail()}")
+        time.sleep(min(TICK_S, max(0.0, end - time.monotonic())))
+        now = time.monotonic()
+        if now - getattr(self, "_last_progress", 0.0) >= PROGRESS_EVERY_S or now >= end:
+            self._last_progress = now
+            self.say(self._progress_line(phase, end - now))
+
+    def _progress_line(self, phase: str, left_s: float) -> str:
+        samples = self.samples()
+        recent = samples[samples["t"] >= time.time() - PROGRESS_EVERY_S] if len(samples) else samples
+        rate = len(recent) / PROGRESS_EVERY_S
+        errors = (recent["outcome"] != "ok").mean() * 100 if len(recent) else 0.0
+        active = "yes" if self.applied and not self.reverted and self.result.fault_lost_at is None else "no"
+        return f"{phase:9} {max(0.0, left_s):5.0f}s left  {rate:7.1f} req/s  errors {errors:5.1f}%  fault active: {active}"
+
+
+def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions) -> tuple[RunResult, Path]:
+    """Run every phase; faults are reverted whatever happens. Returns the result and its report folder."""
+    locustfile = preflight(loaded, target)
+    run = _Run(loaded, target, options)
+    folder = report_dir(options.report_root, run.result)
+    folder.mkdir(parents=True, exist_ok=True)
+    options.progress(f"running {run.result.name} (run {run.run_id}); report: {folder}")
+    try:
+        with signals_interrupt(), contextlib.ExitStack() as stack:
+            stack.callback(run.stop_load)
+            run.start_load(locustfile, folder)
+            run.baseline()
+            stack.callback(run.revert)  # registered before the first write: any failure reverts
+            run.inject()
+            run.observe()
+            run.revert()
+            run.recover()
+        run.judge()
+        if run.result.status == "running":
+            run.result.status = "completed"
+    except Interrupted:
+        run.result.status, run.result.error = "interrupted", "interrupted by Ctrl-C or SIGTERM; faults were reverted"
+    except KeyboardInterrupt:
+        run.result.status, run.result.error = "interrupted", "interrupted by Ctrl-C; faults were reverted"
+    except HarnessError as exc:
+        run.result.status, run.result.error = "error", exc.message
+    finally:
+        run.result.ended_at = time.time()
+        write_reports(run.result, run.samples(), folder)
+    return run.result, folder

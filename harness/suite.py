@@ -1,0 +1,133 @@
+"""Run experiments one after another against one target, and score the suite."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness._exitcodes import ExitCode
+from harness.errors import HarnessError
+from harness.experiment import load_experiments
+from harness.istio import load_istio
+from harness.istio._merge import merge_fault, new_virtual_service_spec
+from harness.mesh import MemoryBackend, SandboxBackend, find_virtual_service
+from harness.metrics import MeshSelector, requests, server_errors, with_flag
+from harness.report import RunResult, write_junit
+from harness.report._write import spec_diff
+from harness.runner import Progress, RunOptions, Target, run_experiment
+from harness.verdict import Outcome
+
+
+@dataclass
+class SuiteResult:
+    runs: list[tuple[RunResult, Path]] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """Share of hypotheses that passed, in percent (the suite's resilience score)."""
+        verdicts = [v for result, _ in self.runs for v in result.verdicts]
+        return 100.0 * sum(v.outcome is Outcome.PASS for v in verdicts) / len(verdicts) if verdicts else 0.0
+
+    def exit_code(self, *, inconclusive_fails: bool = False) -> ExitCode:
+        statuses = {r.status for r, _ in self.runs}
+        outcomes = {r.outcome for r, _ in self.runs}
+        if "interrupted" in statuses:
+            return ExitCode.INTERRUPTED
+        if "error" in statuses:
+            return ExitCode.INVALID
+        if "aborted" in statuses:
+            return ExitCode.ABORTED
+        if Outcome.FAIL in outcomes:
+            return ExitCode.FAILED
+        if Outcome.INCONCLUSIVE in outcomes:
+            return ExitCode.FAILED if inconclusive_fails else ExitCode.INCONCLUSIVE
+        return ExitCode.OK
+
+
+@contextlib.contextmanager
+def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress) -> Iterator[Target]:
+    """Attach to the running sandbox, or start one (and stop it afterwards) when ``start`` is set."""
+    from harness.errors import SandboxNotRunning
+    from harness.metrics import Prometheus
+    from harness.sandbox import Sandbox
+
+    owned = None
+    try:
+        sandbox = Sandbox.attach(state_dir)
+    except SandboxNotRunning:
+        if not start:
+            raise
+        progress("starting the embedded sandbox")
+        sandbox = owned = Sandbox.start(state_dir=state_dir, progress=progress)
+    try:
+        yield Target(SandboxBackend(sandbox), sandbox.gateway_url, Prometheus(sandbox.prometheus_url))
+    finally:
+        if owned is not None:
+            progress("stopping the embedded sandbox")
+            owned.stop()
+
+
+def run_suite(paths: Sequence[Path], target: Target, *, report_root: Path, progress: Progress,
+              junit: Path | None = None, inconclusive_fails: bool = False) -> SuiteResult:
+    experiments = load_experiments(paths)
+    suite = SuiteResult()
+    options = RunOptions(report_root, progress)
+    for index, loaded in enumerate(experiments):
+        if index:
+            settle = loaded.experiment.phases.seconds("settle")
+            progress(f"settling {settle:g}s before the next experiment")
+            time.sleep(settle)
+        result, folder = run_experiment(loaded, target, options)
+        suite.runs.append((result, folder))
+        if result.status == "interrupted":
+            break
+    if junit is not None:
+        write_junit([r for r, _ in suite.runs], junit, inconclusive_fails=inconclusive_fails)
+    if len(suite.runs) > 1:
+        (report_root / "suite.json").write_text(json.dumps({
+            "score": suite.score, "runs": [{"name": r.name, "outcome": r.outcome.value, "status": r.status,
+                                            "report": str(f)} for r, f in suite.runs]}, indent=2))
+    return suite
+
+
+def dry_run(paths: Sequence[Path], backend_objects: list[dict[str, object]] | None = None,
+            target: Target | None = None) -> str:
+    """Validate, resolve and describe the exact VirtualService changes and queries; touch nothing."""
+    lines = []
+    backend = target.backend if target else MemoryBackend(backend_objects or [])  # type: ignore[arg-type]
+    for loaded in load_experiments(paths):
+        exp = loaded.experiment
+        lines.append(f"== {exp.metadata.name} ({loaded.path}) on {backend.name}")
+        for fault in exp.faults:
+            live = find_virtual_service(backend, fault, exp.target.namespace)
+            run_id = "<run-id>"
+            if live is None:
+                after = {"spec": new_virtual_service_spec(fault.host, fault, run_id)}
+                lines.append(f"-- would create a VirtualService for {fault.host}:")
+                lines.append(spec_diff(None, after))
+            else:
+                after = {"spec": merge_fault(live["spec"], fault, run_id)}
+                lines.append(f"-- would change VirtualService {live['metadata']['namespace']}/{live['metadata']['name']}:")
+                lines.append(spec_diff(live, after))
+        for h in exp.hypotheses:
+            if h.source == "mesh" and h.service:
+                sel = MeshSelector(h.service, exp.target.namespace, source_workload=h.source_workload)
+                hit = with_flag(sel, h.flag or "") if h.measure == "flag_rate" else server_errors(sel)
+                lines.append(f"-- {h.name}: {h.measure} in {h.phase}: {hit} / {requests(sel)}")
+            else:
+                lines.append(f"-- {h.name}: {h.measure} of the {h.cohort} cohort in {h.phase} (client record)")
+    return "\n".join(lines)
+
+
+def demo_mesh_objects() -> list[dict[str, object]]:
+    """The sandbox's default Istio objects, for a dry run when no sandbox runs."""
+    from harness.sandbox import DEFAULT_MESH
+
+    try:
+        return [r.raw for r in load_istio([DEFAULT_MESH]).resources if r.obj.kind == "VirtualService"]
+    except HarnessError:
+        return []

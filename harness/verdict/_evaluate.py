@@ -1,0 +1,157 @@
+"""Turn one hypothesis into a verdict, from the client's record or from the mesh's metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from harness.errors import MetricsError
+from harness.experiment import Hypothesis
+from harness.metrics import MeshSelector, Prometheus, Window, duration_buckets, requests, server_errors, with_flag
+from harness.verdict._outcome import Outcome, Verdict, describe_bound, judge_interval
+from harness.verdict._stats import bucket_quantile_interval, quantile_interval, trials_needed, wilson_interval, z_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+QUANTILES = {"latency_p50": 0.50, "latency_p95": 0.95, "latency_p99": 0.99}
+MIN_WINDOW_S = 2.0
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Phase windows (epoch seconds) and when the fault was really active."""
+
+    phases: dict[str, Window]
+    fault_active: Window | None
+    fault_lost_at: float | None = None
+    scrape_interval_s: float = 1.0
+    notes: list[str] = field(default_factory=list)
+
+    def window(self, phase: str) -> tuple[Window | None, str]:
+        """The window to judge ``phase`` on, or None and why not."""
+        if phase != "fault":
+            window = self.phases.get(phase)
+            return (window, "") if window and window.seconds >= MIN_WINDOW_S else (None, f"no {phase} phase")
+        if self.fault_active is None:
+            return None, "the fault never became active"
+        end = min(self.fault_active.end, self.fault_lost_at or self.fault_active.end)
+        window = Window(self.fault_active.start, end)
+        if window.seconds < MIN_WINDOW_S:
+            return None, "the fault was active for too short a time (removed by someone else?)"
+        return window, ""
+
+
+def evaluate(h: Hypothesis, *, samples: pd.DataFrame, timeline: Timeline, prometheus: Prometheus | None,
+             namespace: str) -> Verdict:
+    window, why = timeline.window(h.phase)
+    base = {"name": h.name, "measure": h.measure, "source": h.source, "phase": h.phase, "cohort": h.cohort,
+            "bound": describe_bound(h.below, h.above)}
+    if window is None:
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason=why, **base)
+    if timeline.fault_lost_at and h.phase == "fault":
+        base["details"] = {"note": "judged only up to the moment the fault was removed by someone else"}
+    if h.source == "client":
+        return _client(h, samples, window, base)
+    if prometheus is None:
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no Prometheus configured", **base)
+    # shrink by two scrape intervals at the start: increments scraped then may predate the window
+    shrunk = Window(window.start + 2 * timeline.scrape_interval_s, window.end)
+    try:
+        return _mesh(h, prometheus, shrunk, namespace, base)
+    except MetricsError as exc:
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason=f"Prometheus: {exc.message}",
+                       window=(shrunk.start, shrunk.end), **base)
+
+
+def _client(h: Hypothesis, samples: pd.DataFrame, window: Window, base: dict[str, object]) -> Verdict:
+    chosen = samples[(samples["t"] >= window.start) & (samples["t"] < window.end)]
+    if h.cohort != "all":
+        chosen = chosen[chosen["cohort"] == h.cohort]
+    where = {"window": (window.start, window.end), "query": f"client samples, cohort={h.cohort}"}
+    if h.measure in QUANTILES:
+        return _quantile(h, sorted(chosen["latency_ms"].tolist()), base | where)
+    n = len(chosen)
+    if h.measure == "request_rate":
+        return _request_rate(h, n, window, base | where)
+    if h.measure == "flag_rate":
+        k = int((chosen["outcome"] == h.flag).sum())
+    elif h.measure == "success_rate":
+        k = int((chosen["outcome"] == "ok").sum())
+    else:
+        k = int((chosen["outcome"] != "ok").sum())
+    return _rate(h, k, n, base | where)
+
+
+def _mesh(h: Hypothesis, prom: Prometheus, window: Window, namespace: str, base: dict[str, object]) -> Verdict:
+    assert h.service is not None
+    sel = MeshSelector(h.service, namespace, source_workload=h.source_workload)
+    where: dict[str, object] = {"window": (window.start, window.end)}
+    if h.measure in QUANTILES:
+        query = duration_buckets(sel)
+        found = bucket_quantile_interval(prom.bucket_counts(query, window), QUANTILES[h.measure])
+        if found is None:
+            return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in the window", query=query,
+                           **(base | where))  # type: ignore[arg-type]
+        point, low, high = found
+        total = prom.count(requests(sel), window)
+        outcome = judge_interval(low, high, below=h.below, above=h.above)
+        return Verdict(outcome=outcome, value=point, interval=(low, high), samples=int(total), query=query,
+                       reason=_reason(outcome, "the histogram bucket holding the quantile"),
+                       **(base | where))  # type: ignore[arg-type]
+    total_query = requests(sel)
+    n = prom.count(total_query, window)
+    if h.measure == "request_rate":
+        return _request_rate(h, int(n), window, base | where | {"query": total_query})
+    hit_query = with_flag(sel, h.flag or "") if h.measure == "flag_rate" else server_errors(sel)
+    k = prom.count(hit_query, window)
+    if h.measure == "success_rate":
+        k = n - k
+    return _rate(h, int(round(k)), int(round(n)), base | where | {"query": f"{hit_query} / {total_query}"})
+
+
+def _rate(h: Hypothesis, k: int, n: int, base: dict[str, object]) -> Verdict:
+    if n == 0:
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in the window", **base)  # type: ignore[arg-type]
+    low, high = wilson_interval(k, n, h.confidence)
+    outcome = judge_interval(low, high, below=h.below, above=h.above)
+    rate = k / n
+    reason = _reason(outcome, f"{h.confidence:.0%} Wilson interval")
+    if outcome is Outcome.INCONCLUSIVE:
+        bound = h.below if h.below is not None and low < h.below <= high else h.above
+        needed = trials_needed(rate, bound if bound is not None else rate, h.confidence)
+        reason = (f"the {h.confidence:.0%} interval [{low:.4f}, {high:.4f}] straddles the bound"
+                  + (f"; about {needed} requests would decide it" if needed else ""))
+    details = {**base.get("details", {}), "hits": k}  # type: ignore[dict-item]
+    fields = {key: value for key, value in base.items() if key != "details"}
+    return Verdict(outcome=outcome, value=rate, interval=(low, high), samples=n, reason=reason, details=details,
+                   **fields)  # type: ignore[arg-type]
+
+
+def _quantile(h: Hypothesis, values: list[float], base: dict[str, object]) -> Verdict:
+    found = quantile_interval(values, QUANTILES[h.measure], h.confidence)
+    if found is None:
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in the window", **base)  # type: ignore[arg-type]
+    point, low, high = found
+    outcome = judge_interval(low, high, below=h.below, above=h.above)
+    return Verdict(outcome=outcome, value=point, interval=(low, high), samples=len(values),
+                   reason=_reason(outcome, f"{h.confidence:.0%} order-statistic interval"),
+                   **base)  # type: ignore[arg-type]
+
+
+def _request_rate(h: Hypothesis, n: int, window: Window, base: dict[str, object]) -> Verdict:
+    seconds = window.seconds
+    rate = n / seconds
+    spread = z_value(h.confidence) * max(n, 1) ** 0.5 / seconds  # Poisson approximation
+    low, high = max(0.0, rate - spread), rate + spread
+    outcome = judge_interval(low, high, below=h.below, above=h.above)
+    return Verdict(outcome=outcome, value=rate, interval=(low, high), samples=n,
+                   reason=_reason(outcome, "Poisson interval"), **base)  # type: ignore[arg-type]
+
+
+def _reason(outcome: Outcome, interval: str) -> str:
+    if outcome is Outcome.PASS:
+        return f"the whole {interval} meets the bound"
+    if outcome is Outcome.FAIL:
+        return f"the whole {interval} violates the bound"
+    return f"the {interval} straddles the bound"
