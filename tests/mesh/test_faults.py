@@ -1,0 +1,96 @@
+"""Inject and restore against an in-memory backend: exact restores, conflicts, locks, cleanup."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import yaml
+
+from harness.errors import BackendError, ExperimentError
+from harness.experiment import Fault
+from harness.mesh import MemoryBackend, inject, is_active, marked_virtual_services, restore
+
+VS = yaml.safe_load("""
+metadata: {name: reviews, namespace: shop, labels: {team: a}, annotations: {note: keep-me}}
+spec:
+  hosts: [reviews]
+  http: [{name: main, route: [{destination: {host: reviews}}], timeout: 2s}]
+""")
+FAULT = Fault.model_validate({"host": "reviews", "abort": {"httpStatus": 503}})
+
+
+def backend() -> MemoryBackend:
+    return MemoryBackend([VS])
+
+
+def stripped(obj: dict) -> dict:
+    meta = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
+    return {"metadata": meta, "spec": obj["spec"]}
+
+
+def test_inject_marks_and_restore_puts_back_exactly() -> None:
+    mesh = backend()
+    before = mesh.get_virtual_service("shop", "reviews")
+    applied = inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
+    live = mesh.get_virtual_service("shop", "reviews")
+    assert is_active(mesh, applied)
+    assert live["metadata"]["annotations"]["chaos.harness.io/run-id"] == "r1"
+    assert live["metadata"]["annotations"]["chaos.harness.io/owner"] == "alice"
+    assert restore(mesh, "shop", "reviews", "r1").action == "restored"
+    assert stripped(mesh.get_virtual_service("shop", "reviews")) == stripped(before)
+
+
+def test_someone_elses_change_is_kept_and_reported() -> None:
+    mesh = backend()
+    inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
+    live = mesh.get_virtual_service("shop", "reviews")
+    live["spec"]["http"][-1]["timeout"] = "9s"  # a colleague edits the original route meanwhile
+    mesh.replace_virtual_service(live)
+    result = restore(mesh, "shop", "reviews", "r1")
+    assert result.conflict
+    after = mesh.get_virtual_service("shop", "reviews")
+    assert [r["name"] for r in after["spec"]["http"]] == ["main"]
+    assert after["spec"]["http"][0]["timeout"] == "9s"
+    assert "chaos.harness.io/run-id" not in after["metadata"]["annotations"]
+
+
+def test_removed_routes_make_the_fault_inactive() -> None:
+    mesh = backend()
+    applied = inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
+    live = mesh.get_virtual_service("shop", "reviews")
+    live["spec"] = VS["spec"]  # GitOps puts back what is in git
+    mesh.replace_virtual_service(live)
+    assert not is_active(mesh, applied)
+
+
+def test_a_second_run_on_the_same_target_refuses_and_names_the_holder() -> None:
+    mesh = backend()
+    inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
+    with pytest.raises(BackendError, match="held by chaos run r1 \\(owner alice"):
+        inject(mesh, FAULT, namespace="shop", run_id="r2", owner="bob", ttl_s=60)
+
+
+def test_missing_virtual_service_is_created_and_deleted_on_restore() -> None:
+    mesh = backend()
+    applied = inject(mesh, Fault.model_validate({"host": "cart", "abort": {"httpStatus": 500}}), namespace="shop",
+                     run_id="r1", owner="alice", ttl_s=60)
+    assert applied.created
+    assert restore(mesh, "shop", applied.name, "r1").action == "deleted"
+    assert [o["metadata"]["name"] for o in mesh.list_virtual_services("shop")] == ["reviews"]
+
+
+def test_several_virtual_services_for_one_host_stop_and_list_them() -> None:
+    mesh = MemoryBackend([VS, {**VS, "metadata": {"name": "reviews-2", "namespace": "shop"}}])
+    with pytest.raises(ExperimentError, match="shop/reviews, shop/reviews-2"):
+        inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
+
+
+def test_cleanup_finds_only_expired_marks_when_asked() -> None:
+    mesh = backend()
+    inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
+    assert marked_virtual_services(mesh, "shop", expired_only=True) == []
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    (found,) = marked_virtual_services(mesh, "shop", expired_only=True, now=later)
+    assert restore(mesh, "shop", found["metadata"]["name"]).action == "restored"
+    assert marked_virtual_services(mesh, None, expired_only=False) == []
