@@ -105,3 +105,15 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     state_dir: Path = tmp_path_factory.mktemp("sandbox")
     with Sandbox.start(state_dir=state_dir) as running:
         yield running
+
+
+@pytest.fixture
+def demo(sandbox: Any) -> Any:
+    """The sandbox with its demo mesh and normal behaviour, as the example experiments expect."""
+    for service in ("frontend", "recommendation", "productcatalog", "cart"):
+        sandbox.set_behaviour(service, reset=True)
+    from harness.istio import load_istio
+    from harness.sandbox import DEFAULT_MESH
+
+    sandbox.mesh.replace_all([r.raw for r in load_istio([DEFAULT_MESH]).resources])
+    return sandbox

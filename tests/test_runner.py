@@ -15,11 +15,9 @@ from typing import Any
 import pytest
 
 from harness._process import ProcessRecord, is_running
-from harness.istio import load_istio
 from harness.mesh import SandboxBackend
 from harness.metrics import Prometheus
 from harness.runner import Target
-from harness.sandbox import DEFAULT_MESH
 from harness.suite import run_suite
 from harness.verdict import Outcome
 
@@ -40,15 +38,6 @@ hypotheses:
   - {name: the mesh sees the frontend's calls fail, measure: error_rate, source: mesh, service: productcatalog,
      sourceWorkload: frontend-v1, phase: fault, above: 0.2}
 """
-
-
-@pytest.fixture
-def demo(sandbox: Any) -> Any:
-    """The sandbox with its demo mesh and normal behaviour, as the example experiments expect."""
-    for service in ("frontend", "recommendation", "productcatalog", "cart"):
-        sandbox.set_behaviour(service, reset=True)
-    sandbox.mesh.replace_all([r.raw for r in load_istio([DEFAULT_MESH]).resources])
-    return sandbox
 
 
 def specs(sandbox: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def fault(**extra: object) -> Fault:
 def test_copies_sit_right_before_their_originals_and_originals_are_untouched() -> None:
     original = copy.deepcopy(SPEC)
     merged = merge_fault(SPEC, fault(), "r1")
-    assert SPEC == original  # the input is not mutated
+    assert original == SPEC  # the input is not mutated
     assert [r["name"] for r in merged["http"]] == ["chaos-r1-api", "api", "chaos-r1-main", "main"]
     assert json.dumps(merged["http"][1], sort_keys=True) == json.dumps(SPEC["http"][0], sort_keys=True)
     assert json.dumps(merged["http"][3], sort_keys=True) == json.dumps(SPEC["http"][1], sort_keys=True)

@@ -6,8 +6,14 @@ import math
 
 import pytest
 
-from harness.verdict import Outcome, bucket_quantile_interval, judge_interval, quantile_interval, trials_needed
-from harness.verdict import wilson_interval
+from harness.verdict import (
+    Outcome,
+    bucket_quantile_interval,
+    judge_interval,
+    quantile_interval,
+    trials_needed,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize(("k", "n", "low", "high"), [

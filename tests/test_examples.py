@@ -1,0 +1,35 @@
+"""Every example experiment in experiments/sandbox/ gives the verdicts it was designed to give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.mesh import SandboxBackend
+from harness.metrics import Prometheus
+from harness.runner import Target
+from harness.suite import run_suite
+from harness.verdict import Outcome
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+EXAMPLES = Path(__file__).resolve().parents[1] / "experiments" / "sandbox"
+DESIGNED = {
+    "01-run-scoped-abort.yaml": Outcome.PASS,
+    "02-timeout-protects-frontend.yaml": Outcome.PASS,
+    "03-same-route-timeout-FAILS.yaml": Outcome.FAIL,
+}
+
+
+def test_every_example_is_covered() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(DESIGNED)
+
+
+@pytest.mark.parametrize("name", sorted(DESIGNED))
+def test_example_gives_its_designed_verdict(demo: Any, tmp_path: Path, name: str) -> None:
+    target = Target(SandboxBackend(demo), demo.gateway_url, Prometheus(demo.prometheus_url))
+    suite = run_suite([EXAMPLES / name], target, report_root=tmp_path, progress=lambda _: None)
+    ((result, _),) = suite.runs
+    assert result.status == "completed"
+    assert result.outcome is DESIGNED[name], [(v.name, v.outcome, v.reason) for v in result.verdicts]
