@@ -62,9 +62,10 @@ def load_yaml_text(
     text: str, path: Path | None = None, error: type[InputError] = InputError
 ) -> list[SourceDocument]:
     """Parse YAML text into located documents; empty documents are skipped."""
-    loader = yaml.SafeLoader(text)
     documents: list[SourceDocument] = []
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # rejects control characters right away (ReaderError)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -86,7 +87,8 @@ def load_yaml_text(
     except yaml.YAMLError as exc:
         raise error(f"{path or '<input>'}: invalid YAML", [Problem(Location(path), "", str(exc))]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return documents
 
 

@@ -27,6 +27,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _STATE_HELP = "Sandbox state folder (default: $HARNESS_SANDBOX_DIR or ~/.local/state/istio-chaos-harness/sandbox)."
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help=_STATE_HELP)]
+BackendName = Annotated[str, typer.Option("--backend", help="sandbox or kubernetes.")]
+Context = Annotated[str | None, typer.Option(help="kubeconfig context (kubernetes backend).")]
+Kubeconfig = Annotated[Path | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 
 
@@ -165,25 +168,95 @@ def run(
                                           "touch nothing.")] = False,
     inconclusive_fails: Annotated[bool, typer.Option("--inconclusive-fails", help="Exit 1 (not 4) when verdicts "
                                                      "are only inconclusive.")] = False,
+    gateway_url: Annotated[str | None, typer.Option(help="Ingress gateway URL (kubernetes backend).")] = None,
+    prometheus_url: Annotated[str | None, typer.Option(help="Prometheus URL (kubernetes backend).")] = None,
+    allow_namespace: Annotated[list[str] | None, typer.Option(help="Only these namespaces may be touched "
+                                                              "(repeatable; default $HARNESS_ALLOWED_NAMESPACES).")] = None,
+    allow_production: Annotated[bool, typer.Option("--allow-production", help="Allow contexts/namespaces that "
+                                                   "look like production.")] = False,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
     state_dir: StateDir = None,
 ) -> None:
     """Run experiments: baseline, inject, fault phase, revert, recovery, verdicts, reports."""
     from harness import suite as suites
+    from harness.experiment import load_experiments
 
+    options = suites.TargetOptions(sandbox, state_dir, context, kubeconfig, gateway_url, prometheus_url,
+                                   allow_production, tuple(allow_namespace or ()))
+    experiments = load_experiments(paths)
     if dry_run:
-        from harness.errors import SandboxNotRunning
-
-        try:
-            with suites.sandbox_target(state_dir, start=False, progress=lambda _: None) as target:
-                out.print(suites.dry_run(paths, target=target), markup=False)
-        except SandboxNotRunning:
-            out.print(suites.dry_run(paths, suites.demo_mesh_objects()), markup=False)
+        out.print(_dry_run(paths, experiments, options), markup=False)
         return
-    with suites.sandbox_target(state_dir, start=sandbox, progress=_progress) as target:
+    with suites.open_target(experiments, options, _progress) as target:
         result = suites.run_suite(paths, target, report_root=report_dir, progress=_progress, junit=junit,
                                   inconclusive_fails=inconclusive_fails)
     _print_suite(result)
     raise typer.Exit(int(result.exit_code(inconclusive_fails=inconclusive_fails)))
+
+
+def _dry_run(paths: list[Path], experiments: Any, options: Any) -> str:
+    from harness import suite as suites
+    from harness.errors import SandboxNotRunning
+
+    try:
+        with suites.open_target(experiments, options, lambda _: None) as target:
+            return suites.dry_run(paths, target=target)
+    except SandboxNotRunning:
+        return suites.dry_run(paths, suites.demo_mesh_objects())
+
+
+@app.command("inject")
+@handles_errors
+def inject_command(
+    path: Annotated[Path, typer.Argument(help="Experiment file whose faults to inject.")],
+    ttl: Annotated[str, typer.Option(help="How long the marks say the fault may stay (cleanup --expired).")] = "15m",
+    backend: BackendName = "sandbox",
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Inject an experiment's faults and leave them in place; prints the diff and the run id."""
+    from harness.experiment import load_experiments
+    from harness.istio import parse_duration_s
+    from harness.mesh import inject, open_backend
+    from harness.report._write import spec_diff
+    from harness.runner import new_run_id
+
+    (loaded,) = load_experiments([path])[:1]
+    exp = loaded.experiment
+    mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
+    run_id = new_run_id()
+    for fault in exp.faults:
+        applied = inject(mesh, fault, namespace=exp.target.namespace, run_id=run_id, owner=exp.metadata.owner,
+                         ttl_s=parse_duration_s(ttl))
+        out.print(f"{'created' if applied.created else 'changed'} VirtualService {applied.namespace}/{applied.name}:")
+        out.print(spec_diff(applied.before, applied.after), markup=False)
+    out.print(f"run id: {run_id}\nrevert with: harness revert {run_id} --backend {backend}"
+              + (f" --context {context}" if context else ""), markup=False)
+
+
+@app.command("revert")
+@handles_errors
+def revert_command(
+    run_id: Annotated[str, typer.Argument(help="The run id printed by inject or run.")],
+    namespace: Annotated[str | None, typer.Option(help="Only this namespace.")] = None,
+    backend: BackendName = "sandbox",
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Restore every VirtualService changed by one run, printing what was done."""
+    from harness.mesh import marked_virtual_services, open_backend, restore
+
+    mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
+    found = [o for o in marked_virtual_services(mesh, namespace, expired_only=False)
+             if o["metadata"]["annotations"].get("chaos.harness.io/run-id") == run_id]
+    if not found:
+        out.print(f"nothing carries the marks of run {run_id}")
+    for obj in found:
+        result = restore(mesh, obj["metadata"]["namespace"], obj["metadata"]["name"], run_id)
+        out.print(f"{result.namespace}/{result.name}: {result.action} {result.detail}".rstrip(), markup=False)
 
 
 def _progress(message: str) -> None:
@@ -230,14 +303,16 @@ def cleanup(
     namespace: Annotated[str | None, typer.Option(help="Only this namespace.")] = None,
     expired: Annotated[bool, typer.Option("--expired", help="Only marks whose expiry has passed.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be restored.")] = False,
+    backend: BackendName = "sandbox",
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
     state_dir: StateDir = None,
 ) -> None:
     """Restore every VirtualService that still carries a chaos run's marks (after a killed run)."""
-    from harness.mesh import SandboxBackend, marked_virtual_services, restore
-    from harness.sandbox import Sandbox
+    from harness.mesh import marked_virtual_services, open_backend, restore
 
-    backend = SandboxBackend(Sandbox.attach(state_dir))
-    marked = marked_virtual_services(backend, namespace, expired_only=expired)
+    mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
+    marked = marked_virtual_services(mesh, namespace, expired_only=expired)
     if not marked:
         out.print("nothing to clean up")
     for obj in marked:
@@ -246,7 +321,7 @@ def cleanup(
         if dry_run:
             out.print(f"would restore {meta['namespace']}/{meta['name']} (run {run_id})")
             continue
-        result = restore(backend, meta["namespace"], meta["name"])
+        result = restore(mesh, meta["namespace"], meta["name"])
         out.print(f"{meta['namespace']}/{meta['name']} (run {run_id}): {result.action} {result.detail}".rstrip())
 
 

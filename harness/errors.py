@@ -5,6 +5,7 @@
     │   ├── ExperimentError
     │   └── MeshConfigError        topology or Istio YAML the sandbox cannot accept
     ├── BackendError
+    │   ├── TransientBackendError  an API error worth retrying (5xx, timeouts, connection resets)
     │   ├── KubernetesError
     │   ├── ConfigRejectedError    Envoy (or the API server) refused a change; the old one still serves
     │   ├── ConflictError          the object changed since it was read (resourceVersion), or exists
@@ -92,6 +93,10 @@ class MeshConfigError(InputError):
 
 class BackendError(HarnessError):
     """The place where config is applied (cluster or sandbox) failed."""
+
+
+class TransientBackendError(BackendError):
+    """A failure that may pass: retried with backoff."""
 
 
 class KubernetesError(BackendError):

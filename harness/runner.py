@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import BackendError, HarnessError
 from harness.experiment import Experiment, Hypothesis, LoadedExperiment
 from harness.load import LoadPlan, LoadRun, check_gateway, resolve_locustfile
 from harness.mesh import AppliedFault, MeshBackend, find_virtual_service, inject, is_active, restore
@@ -45,6 +45,7 @@ class Target:
     host_header: str | None = None
     scrape_interval_s: float = 1.0
     owner: str = "harness"
+    revert_options: str = ""  # how `harness revert` reaches this backend, for error hints
 
 
 @dataclass(frozen=True)
@@ -154,11 +155,23 @@ class _Run:
         if self.reverted:
             return
         self.reverted = True
+        failed = []
         for applied, change in zip(reversed(self.applied), reversed(self.result.changes), strict=True):
-            outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id)
+            try:
+                outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id)
+            except BackendError as exc:
+                change.restore = f"FAILED: {exc.message}"
+                failed.append(applied)
+                continue
             change.restore = outcome.action
             if outcome.conflict:
                 self.result.notes.append(f"{applied.namespace}/{applied.name}: {outcome.detail}")
+        if failed:
+            namespaces = sorted({a.namespace for a in failed})
+            command = f"harness revert {self.run_id} {self.target.revert_options}".strip()
+            raise HarnessError(f"could not restore {', '.join(f'{a.namespace}/{a.name}' for a in failed)} "
+                               f"(namespace {', '.join(namespaces)}); the fault is still in place",
+                               hint=f"finish it with: {command}")
         self.fault_ended = time.time()
         if self.fault_started is not None:
             self.result.fault_active = (self.fault_started, self.fault_ended)
@@ -263,7 +276,7 @@ def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions
     except KeyboardInterrupt:
         run.result.status, run.result.error = "interrupted", "interrupted by Ctrl-C; faults were reverted"
     except HarnessError as exc:
-        run.result.status, run.result.error = "error", exc.message
+        run.result.status, run.result.error = "error", str(exc)
     finally:
         run.result.ended_at = time.time()
         write_reports(run.result, run.samples(), folder)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness._exitcodes import ExitCode
 from harness.errors import HarnessError
-from harness.experiment import load_experiments
+from harness.experiment import LoadedExperiment, load_experiments
 from harness.istio import load_istio
 from harness.istio._merge import merge_fault, new_virtual_service_spec
 from harness.mesh import MemoryBackend, SandboxBackend, find_virtual_service
@@ -48,6 +48,20 @@ class SuiteResult:
         return ExitCode.OK
 
 
+@dataclass(frozen=True)
+class TargetOptions:
+    """Command-line overrides for where experiments run."""
+
+    sandbox_start: bool = False
+    state_dir: Path | None = None
+    context: str | None = None
+    kubeconfig: Path | None = None
+    gateway_url: str | None = None
+    prometheus_url: str | None = None
+    allow_production: bool = False
+    allowed_namespaces: tuple[str, ...] = ()
+
+
 @contextlib.contextmanager
 def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress) -> Iterator[Target]:
     """Attach to the running sandbox, or start one (and stop it afterwards) when ``start`` is set."""
@@ -63,12 +77,52 @@ def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress) -
             raise
         progress("starting the embedded sandbox")
         sandbox = owned = Sandbox.start(state_dir=state_dir, progress=progress)
+    revert = f"--state-dir {sandbox.state_dir}"
     try:
-        yield Target(SandboxBackend(sandbox), sandbox.gateway_url, Prometheus(sandbox.prometheus_url))
+        yield Target(SandboxBackend(sandbox), sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
+                     revert_options=revert)
     finally:
         if owned is not None:
             progress("stopping the embedded sandbox")
             owned.stop()
+
+
+@contextlib.contextmanager
+def open_target(experiments: Sequence[LoadedExperiment], options: TargetOptions, progress: Progress
+                ) -> Iterator[Target]:
+    """The target every experiment of a run shares: the sandbox, or a cluster with its Prometheus."""
+    backends = {e.experiment.target.backend for e in experiments}
+    if len(backends) > 1:
+        raise HarnessError("experiments in one run must use one backend; run sandbox and kubernetes separately")
+    if backends == {"sandbox"}:
+        with sandbox_target(options.state_dir, start=options.sandbox_start, progress=progress) as target:
+            yield target
+        return
+    yield _kubernetes_target(experiments, options)
+
+
+def _kubernetes_target(experiments: Sequence[LoadedExperiment], options: TargetOptions) -> Target:
+    import os
+
+    from harness.mesh import check_target, open_backend
+    from harness.metrics import Prometheus
+
+    first = experiments[0].experiment.target
+    context = options.context or first.context
+    for loaded in experiments:
+        check_target(loaded.experiment.target.namespace, context, allowed=list(options.allowed_namespaces) or None,
+                     allow_production=options.allow_production)
+    gateway = options.gateway_url or first.gateway_url
+    prometheus = options.prometheus_url or first.prometheus_url or os.environ.get("PROMETHEUS_URL")
+    if not gateway:
+        raise HarnessError("no gateway URL for the kubernetes backend",
+                           hint="set target.gatewayUrl in the experiment or pass --gateway-url")
+    if not prometheus:
+        raise HarnessError("no Prometheus URL for the kubernetes backend",
+                           hint="set target.prometheusUrl, PROMETHEUS_URL, or pass --prometheus-url")
+    backend = open_backend("kubernetes", context=context, kubeconfig=options.kubeconfig)
+    revert = "--backend kubernetes" + (f" --context {context}" if context else "")
+    return Target(backend, gateway, Prometheus(prometheus), host_header=first.host, revert_options=revert)
 
 
 def run_suite(paths: Sequence[Path], target: Target, *, report_root: Path, progress: Progress,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness._yamlsource import SourceDocument, load_yaml_file, validation_problems
+from harness._yamlsource import SourceDocument, load_yaml_file, load_yaml_text, validation_problems
 from harness.errors import ExperimentError, Problem
 from harness.experiment._model import Experiment
 from harness.istio import yaml_files
@@ -26,26 +26,37 @@ class LoadedExperiment:
 
 def load_experiments(paths: Iterable[Path]) -> list[LoadedExperiment]:
     """Read every Experiment document under ``paths`` (files or folders), all problems at once."""
-    loaded: list[LoadedExperiment] = []
-    problems: list[Problem] = []
-    files = yaml_files(paths)
-    for path in files:
+    documents: list[SourceDocument] = []
+    for path in yaml_files(paths):
         if not path.exists():
             raise ExperimentError(f"{path}: no such file or folder", [])
-        for doc in load_yaml_file(path, ExperimentError):
-            if not isinstance(doc.data, dict) or doc.data.get("kind") != "Experiment":
-                problems.append(doc.problem(("kind",), "expected kind: Experiment"))
-                continue
-            try:
-                loaded.append(LoadedExperiment(Experiment.model_validate(doc.data), doc))
-            except ValidationError as exc:
-                problems.extend(validation_problems(doc, exc))
+        documents.extend(load_yaml_file(path, ExperimentError))
+    loaded = _validate(documents)
+    if not loaded:
+        raise ExperimentError(f"no experiments found in {', '.join(str(p) for p in paths)}", [])
+    return loaded
+
+
+def load_experiment_text(text: str, path: Path | None = None) -> list[LoadedExperiment]:
+    """Parse experiments from YAML text; raise ExperimentError for anything invalid."""
+    return _validate(load_yaml_text(text, path, ExperimentError))
+
+
+def _validate(documents: list[SourceDocument]) -> list[LoadedExperiment]:
+    loaded: list[LoadedExperiment] = []
+    problems: list[Problem] = []
+    for doc in documents:
+        if not isinstance(doc.data, dict) or doc.data.get("kind") != "Experiment":
+            problems.append(doc.problem(("kind",), "expected kind: Experiment"))
+            continue
+        try:
+            loaded.append(LoadedExperiment(Experiment.model_validate(doc.data), doc))
+        except ValidationError as exc:
+            problems.extend(validation_problems(doc, exc))
     names = [item.experiment.metadata.name for item in loaded]
     for item in loaded:
         if names.count(item.experiment.metadata.name) > 1:
             problems.append(item.source.problem(("metadata", "name"), "another experiment has the same name"))
     if problems:
         raise ExperimentError("invalid experiment definition", problems)
-    if not loaded:
-        raise ExperimentError(f"no experiments found in {', '.join(str(p) for p in paths)}", [])
     return loaded

@@ -10,10 +10,14 @@ from harness.mesh._faults import (
     marked_virtual_services,
     restore,
 )
+from harness.mesh._kubernetes_backend import KubernetesBackend
 from harness.mesh._memory_backend import MemoryBackend
+from harness.mesh._registry import open_backend
+from harness.mesh._safety import check_target
 from harness.mesh._sandbox_backend import SandboxBackend
 
 __all__ = [
-    "AppliedFault", "MemoryBackend", "MeshBackend", "RestoreResult", "SandboxBackend", "VirtualServiceObject",
-    "find_virtual_service", "inject", "is_active", "marked_virtual_services", "restore",
+    "AppliedFault", "KubernetesBackend", "MemoryBackend", "MeshBackend", "RestoreResult", "SandboxBackend",
+    "VirtualServiceObject", "check_target", "find_virtual_service", "inject", "is_active", "marked_virtual_services",
+    "open_backend", "restore",
 ]

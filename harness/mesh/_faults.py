@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from harness.errors import BackendError, ConflictError, ExperimentError, NotFoundError
+from harness.errors import BackendError, ConflictError, ExperimentError, NotFoundError, TransientBackendError
 from harness.experiment import Fault
 from harness.istio import resolve_host
 from harness.istio._merge import has_fault, merge_fault, new_virtual_service_spec, strip_fault
@@ -179,9 +179,8 @@ def with_retries(action: Callable[[], T], *, what: str, attempts: int = 5, base_
     for attempt in range(1, attempts + 1):
         try:
             return action()
-        except (ConflictError, BackendError) as exc:
-            retriable = isinstance(exc, ConflictError) or getattr(exc, "retriable", False)
-            if not retriable or attempt == attempts:
+        except (ConflictError, TransientBackendError) as exc:
+            if attempt == attempts:
                 raise
             log.warning("could not %s (%s); retrying (%d/%d)", what, exc, attempt, attempts)
             time.sleep(base_delay_s * 2 ** (attempt - 1))
