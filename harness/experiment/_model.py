@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -81,6 +81,9 @@ class Fault(Model):
     host: str = Field(min_length=1)
     virtual_service: str | None = None
     routes: list[str] | Literal["all"] = "all"
+    route_match: dict[str, Any] | None = Field(
+        default=None, description="select the http routes having a match entry that contains these fields, "
+        "e.g. {uri: {prefix: /api}}")
     delay: Delay | None = None
     abort: Abort | None = None
     scope: Scope = Field(default_factory=Scope)

@@ -31,13 +31,32 @@ def merge_fault(spec: Mapping[str, Any], fault: Fault, run_id: str) -> dict[str,
         if missing:
             raise ExperimentError(f"fault on {fault.host}: no http route named {', '.join(missing)}", [],
                                   hint=f"routes in the VirtualService: {', '.join(str(n) for n in names)}")
+    selected = [i for i, r in enumerate(routes) if _selected(r, fault)]
+    if not selected:
+        raise ExperimentError(f"fault on {fault.host}: no http route matches routeMatch {fault.route_match}", [],
+                              hint="routeMatch selects routes with a match entry containing all its fields")
     out: list[dict[str, Any]] = []
     for index, route in enumerate(routes):
-        if fault.routes == "all" or route.get("name") in fault.routes:
+        if index in selected:
             out.append(_chaos_copy(route, index, fault, run_id))
         out.append(route)
     merged["http"] = out
     return merged
+
+
+def _selected(route: Mapping[str, Any], fault: Fault) -> bool:
+    if fault.routes != "all" and route.get("name") not in fault.routes:
+        return False
+    if fault.route_match is None:
+        return True
+    return any(_contains(match, fault.route_match) for match in route.get("match") or [])
+
+
+def _contains(have: Any, want: Any) -> bool:
+    """``want`` is a sub-document of ``have`` (every key it names has an equal or containing value)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(k in have and _contains(have[k], v) for k, v in want.items())
+    return bool(have == want)
 
 
 def strip_fault(spec: Mapping[str, Any], run_id: str) -> dict[str, Any]:

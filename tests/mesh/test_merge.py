@@ -78,3 +78,17 @@ def test_new_virtual_service_routes_to_the_host() -> None:
     assert spec["hosts"] == ["cart"]
     assert [r["name"] for r in spec["http"]] == ["chaos-r1-default", "default"]
     assert spec["http"][0]["fault"] == {"delay": {"fixedDelay": "1s", "percentage": {"value": 100.0}}}
+
+
+def test_routes_selected_by_match() -> None:
+    merged = merge_fault(SPEC, fault(routeMatch={"uri": {"prefix": "/api"}}), "r1")
+    assert [r["name"] for r in merged["http"]] == ["chaos-r1-api", "api", "main"]
+
+
+def test_a_route_match_that_selects_nothing_is_an_error() -> None:
+    import pytest
+
+    from harness.errors import ExperimentError
+
+    with pytest.raises(ExperimentError, match="no http route matches routeMatch"):
+        merge_fault(SPEC, fault(routeMatch={"uri": {"exact": "/nope"}}), "r1")
