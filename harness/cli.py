@@ -247,15 +247,15 @@ def revert_command(
     state_dir: StateDir = None,
 ) -> None:
     """Restore every VirtualService changed by one run, printing what was done."""
-    from harness.mesh import marked_virtual_services, open_backend, restore
+    from harness.mesh import marked_objects, open_backend, restore_marked
 
     mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
-    found = [o for o in marked_virtual_services(mesh, namespace, expired_only=False)
+    found = [o for o in marked_objects(mesh, namespace, expired_only=False)
              if o["metadata"]["annotations"].get("chaos.harness.io/run-id") == run_id]
     if not found:
         out.print(f"nothing carries the marks of run {run_id}")
     for obj in found:
-        result = restore(mesh, obj["metadata"]["namespace"], obj["metadata"]["name"], run_id)
+        result = restore_marked(obj, mesh, run_id)
         out.print(f"{result.namespace}/{result.name}: {result.action} {result.detail}".rstrip(), markup=False)
 
 
@@ -309,20 +309,21 @@ def cleanup(
     state_dir: StateDir = None,
 ) -> None:
     """Restore every VirtualService that still carries a chaos run's marks (after a killed run)."""
-    from harness.mesh import marked_virtual_services, open_backend, restore
+    from harness.mesh import marked_objects, open_backend, restore_marked
 
     mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
-    marked = marked_virtual_services(mesh, namespace, expired_only=expired)
+    marked = marked_objects(mesh, namespace, expired_only=expired)
     if not marked:
         out.print("nothing to clean up")
     for obj in marked:
         meta = obj["metadata"]
         run_id = meta["annotations"]["chaos.harness.io/run-id"]
         if dry_run:
-            out.print(f"would restore {meta['namespace']}/{meta['name']} (run {run_id})")
+            out.print(f"would restore {obj['kind']} {meta['namespace']}/{meta['name']} (run {run_id})")
             continue
-        result = restore(mesh, meta["namespace"], meta["name"])
-        out.print(f"{meta['namespace']}/{meta['name']} (run {run_id}): {result.action} {result.detail}".rstrip())
+        result = restore_marked(obj, mesh)
+        out.print(f"{obj['kind']} {meta['namespace']}/{meta['name']} (run {run_id}): {result.action} "
+                  f"{result.detail}".rstrip())
 
 
 def main() -> None:

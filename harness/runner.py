@@ -15,11 +15,21 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from harness.errors import BackendError, HarnessError
-from harness.experiment import Experiment, Hypothesis, LoadedExperiment
+from harness.experiment import Experiment, Failure, Hypothesis, LoadedExperiment
+from harness.istio import load_istio
 from harness.load import LoadPlan, LoadRun, check_gateway, resolve_locustfile
-from harness.mesh import AppliedFault, MeshBackend, find_virtual_service, inject, is_active, restore
+from harness.mesh import (
+    AppliedFault,
+    MeshBackend,
+    apply_policy,
+    find_virtual_service,
+    inject,
+    is_active,
+    restore,
+)
 from harness.metrics import Prometheus, Window
 from harness.report import Change, RunResult, report_dir, write_reports
 from harness.verdict import Outcome, Timeline, Verdict, evaluate
@@ -35,6 +45,16 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM arrived; faults are reverted on the way out."""
 
 
+class BehaviourControl(Protocol):
+    """Real upstream failures (the sandbox's behaviour knobs)."""
+
+    def snapshot(self) -> object: ...
+
+    def apply(self, failure: Failure) -> None: ...
+
+    def restore(self, snapshot: object) -> None: ...
+
+
 @dataclass(frozen=True)
 class Target:
     """Where an experiment runs: the mesh backend, the gateway, Prometheus."""
@@ -46,6 +66,7 @@ class Target:
     scrape_interval_s: float = 1.0
     owner: str = "harness"
     revert_options: str = ""  # how `harness revert` reaches this backend, for error hints
+    behaviour: BehaviourControl | None = None
 
 
 @dataclass(frozen=True)
@@ -71,16 +92,21 @@ def signals_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def preflight(loaded: LoadedExperiment, target: Target) -> Path:
-    """Everything that can be checked before touching the mesh; returns the locustfile."""
+def preflight(loaded: LoadedExperiment, target: Target) -> tuple[Path, list[dict[str, Any]]]:
+    """Everything that can be checked before touching the mesh; returns the locustfile and policy objects."""
     exp = loaded.experiment
+    here = loaded.path.parent if loaded.path else Path.cwd()
+    if exp.failures and target.behaviour is None:
+        raise HarnessError(f"{exp.metadata.name}: 'failures' need the sandbox (real failures of demo services)",
+                           hint="on a cluster, inject faults on the next hop instead (faults[].scope.sourceLabels)")
+    policies = [r.raw for r in load_istio([here / p for p in exp.policies]).resources] if exp.policies else []
     if target.prometheus is not None:
         target.prometheus.check()
-    locustfile = resolve_locustfile(exp.load, loaded.path.parent if loaded.path else None)
+    locustfile = resolve_locustfile(exp.load, here)
     check_gateway(target.gateway_url, target.host_header)
     for fault in exp.faults:
         find_virtual_service(target.backend, fault, exp.target.namespace)  # several candidates: stops here
-    return locustfile
+    return locustfile, policies
 
 
 class _Run:
@@ -99,6 +125,9 @@ class _Run:
         self.reverted = False
         self.fault_started: float | None = None
         self.fault_ended: float | None = None
+        self.policies: list[AppliedFault] = []
+        self.fault_changes: list[Change] = []
+        self.behaviour_before: object | None = None
 
     # -- phases ---------------------------------------------------------------------------------
 
@@ -109,6 +138,26 @@ class _Run:
                         self.exp.load, locustfile, total, folder / "samples.csv", folder / "locust.log")
         self.load = LoadRun(plan).start()
 
+    def apply_policies(self, objects: list[dict[str, Any]]) -> None:
+        """The mesh policies under test, in place before the baseline and restored after the recovery."""
+        ttl = sum(self.exp.phases.seconds(p) for p in ("baseline", "fault", "recovery")) + 600
+        for obj in objects:
+            applied = apply_policy(self.target.backend, obj, run_id=self.run_id, owner=self.target.owner, ttl_s=ttl)
+            self.policies.append(applied)
+            self.result.changes.append(Change(applied.namespace, applied.name, applied.created, applied.before,
+                                              applied.after, kind=applied.kind))
+        if objects:
+            self.say(f"applied {len(objects)} policy object(s) under test")
+
+    def restore_policies(self) -> None:
+        changes = {(c.kind, c.namespace, c.name): c for c in self.result.changes}
+        for applied in reversed(self.policies):
+            outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id, kind=applied.kind)
+            changes[(applied.kind, applied.namespace, applied.name)].restore = outcome.action
+            if outcome.conflict:
+                self.result.notes.append(f"{applied.kind} {applied.namespace}/{applied.name}: {outcome.detail}")
+        self.policies = []
+
     def baseline(self) -> None:
         self._phase("baseline", self.exp.phases.seconds("baseline"))
 
@@ -118,12 +167,22 @@ class _Run:
         for fault in self.exp.faults:
             applied = inject(self.target.backend, fault, namespace=self.exp.target.namespace, run_id=self.run_id,
                              owner=self.target.owner, ttl_s=ttl)
+            change = Change(applied.namespace, applied.name, applied.created, applied.before, applied.after)
             self.applied.append(applied)
-            self.result.changes.append(Change(applied.namespace, applied.name, applied.created, applied.before,
-                                              applied.after))
+            self.fault_changes.append(change)
+            self.result.changes.append(change)
+        if self.exp.failures:
+            assert self.target.behaviour is not None
+            self.behaviour_before = self.target.behaviour.snapshot()
+            for failure in self.exp.failures:
+                self.target.behaviour.apply(failure)
         self._confirm_active(started)
 
     def _confirm_active(self, started: float) -> None:
+        if not self.applied:  # only real failures: in effect once the behaviour call returned
+            self.fault_started = time.time()
+            self.result.activation_latency_s = self.fault_started - started
+            return
         deadline = time.monotonic() + 10
         while not all(is_active(self.target.backend, a) for a in self.applied):
             if time.monotonic() > deadline:
@@ -155,8 +214,10 @@ class _Run:
         if self.reverted:
             return
         self.reverted = True
+        if self.behaviour_before is not None and self.target.behaviour is not None:
+            self.target.behaviour.restore(self.behaviour_before)
         failed = []
-        for applied, change in zip(reversed(self.applied), reversed(self.result.changes), strict=True):
+        for applied, change in zip(reversed(self.applied), reversed(self.fault_changes), strict=True):
             try:
                 outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id)
             except BackendError as exc:
@@ -176,7 +237,7 @@ class _Run:
         if self.fault_started is not None:
             self.result.fault_active = (self.fault_started, self.fault_ended)
             self.result.phases["fault"] = (self.fault_started, self.fault_ended)
-        if self.applied:
+        if self.applied or self.behaviour_before is not None:
             self.say("fault reverted")
 
     def recover(self) -> None:
@@ -247,19 +308,22 @@ class _Run:
         recent = samples[samples["t"] >= time.time() - PROGRESS_EVERY_S] if len(samples) else samples
         rate = len(recent) / PROGRESS_EVERY_S
         errors = (recent["outcome"] != "ok").mean() * 100 if len(recent) else 0.0
-        active = "yes" if self.applied and not self.reverted and self.result.fault_lost_at is None else "no"
+        injected = bool(self.applied) or self.behaviour_before is not None
+        active = "yes" if injected and not self.reverted and self.result.fault_lost_at is None else "no"
         return f"{phase:9} {max(0.0, left_s):5.0f}s left  {rate:7.1f} req/s  errors {errors:5.1f}%  fault active: {active}"
 
 
 def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions) -> tuple[RunResult, Path]:
     """Run every phase; faults are reverted whatever happens. Returns the result and its report folder."""
-    locustfile = preflight(loaded, target)
+    locustfile, policies = preflight(loaded, target)
     run = _Run(loaded, target, options)
     folder = report_dir(options.report_root, run.result)
     folder.mkdir(parents=True, exist_ok=True)
     options.progress(f"running {run.result.name} (run {run.run_id}); report: {folder}")
     try:
         with signals_interrupt(), contextlib.ExitStack() as stack:
+            stack.callback(run.restore_policies)
+            run.apply_policies(policies)
             stack.callback(run.stop_load)
             run.start_load(locustfile, folder)
             run.baseline()
@@ -268,6 +332,8 @@ def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions
             run.observe()
             run.revert()
             run.recover()
+            run.stop_load()
+            run.restore_policies()
         run.judge()
         if run.result.status == "running":
             run.result.status = "completed"

@@ -8,10 +8,11 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness._exitcodes import ExitCode
 from harness.errors import HarnessError
-from harness.experiment import LoadedExperiment, load_experiments
+from harness.experiment import Failure, LoadedExperiment, load_experiments
 from harness.istio import load_istio
 from harness.istio._merge import merge_fault, new_virtual_service_spec
 from harness.mesh import MemoryBackend, SandboxBackend, find_virtual_service
@@ -62,6 +63,26 @@ class TargetOptions:
     allowed_namespaces: tuple[str, ...] = ()
 
 
+class SandboxBehaviour:
+    """Real failures through the demo services' behaviour knobs, put back exactly afterwards."""
+
+    def __init__(self, sandbox: Any) -> None:
+        self._sandbox = sandbox
+
+    def snapshot(self) -> object:
+        return self._sandbox.behaviour()
+
+    def apply(self, failure: Failure) -> None:
+        self._sandbox.set_behaviour(failure.service, version=failure.version, replica=failure.replica,
+                                    latency_ms=failure.latency_ms, error_rate=failure.error_rate,
+                                    error_status=failure.error_status)
+
+    def restore(self, snapshot: object) -> None:
+        for replica in snapshot:  # type: ignore[attr-defined]
+            self._sandbox.set_behaviour(replica["service"], version=replica["version"], replica=replica["index"],
+                                        reset=True, **replica["behaviour"])
+
+
 @contextlib.contextmanager
 def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress) -> Iterator[Target]:
     """Attach to the running sandbox, or start one (and stop it afterwards) when ``start`` is set."""
@@ -80,7 +101,7 @@ def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress) -
     revert = f"--state-dir {sandbox.state_dir}"
     try:
         yield Target(SandboxBackend(sandbox), sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
-                     revert_options=revert)
+                     revert_options=revert, behaviour=SandboxBehaviour(sandbox))
     finally:
         if owned is not None:
             progress("stopping the embedded sandbox")

@@ -54,4 +54,4 @@ def test_examples_validate() -> None:
     root = Path(__file__).resolve().parents[1]
     result = CliRunner().invoke(app, ["validate", str(root / "experiments")])
     assert result.exit_code == 0, result.output
-    assert result.output.count("ok ") >= 3
+    assert result.output.count("ok ") >= 7  # the policies/ folder holds Istio YAML, not experiments

@@ -19,6 +19,10 @@ DESIGNED = {
     "01-run-scoped-abort.yaml": Outcome.PASS,
     "02-timeout-protects-frontend.yaml": Outcome.PASS,
     "03-same-route-timeout-FAILS.yaml": Outcome.FAIL,
+    "04-retries-mask-flaky-replica.yaml": Outcome.PASS,
+    "05-retries-off-FAILS.yaml": Outcome.FAIL,
+    "06-outlier-detection-ejects.yaml": Outcome.PASS,
+    "07-circuit-breaker-sheds-load.yaml": Outcome.PASS,
 }
 
 
@@ -33,3 +37,4 @@ def test_example_gives_its_designed_verdict(demo: Any, tmp_path: Path, name: str
     ((result, _),) = suite.runs
     assert result.status == "completed"
     assert result.outcome is DESIGNED[name], [(v.name, v.outcome, v.reason) for v in result.verdicts]
+    assert all(c.restore in ("restored", "deleted") for c in result.changes), result.changes

@@ -30,10 +30,10 @@ class BrokenAfterInject(MemoryBackend):
 
     broken = False
 
-    def replace_virtual_service(self, obj: dict) -> dict:
+    def replace_object(self, obj: dict) -> dict:
         if self.broken:
             raise TransientBackendError("Kubernetes API unreachable: connection refused")
-        return super().replace_virtual_service(obj)
+        return super().replace_object(obj)
 
 
 def test_failed_restore_names_the_command_to_finish_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,19 @@
 """Experiment definitions: the pydantic model and YAML loading with located errors."""
 
 from harness.experiment._load import LoadedExperiment, load_experiment_text, load_experiments
-from harness.experiment._model import RUN_HEADER, Experiment, Fault, Hypothesis, Load, Phases, Scope
+from harness.experiment._model import (
+    ENVOY_COUNTERS,
+    RUN_HEADER,
+    Experiment,
+    Failure,
+    Fault,
+    Hypothesis,
+    Load,
+    Phases,
+    Scope,
+)
 
-__all__ = ["RUN_HEADER", "Experiment", "Fault", "Hypothesis", "Load", "LoadedExperiment", "Phases", "Scope",
-           "load_experiment_text", "load_experiments"]
+__all__ = [
+    "ENVOY_COUNTERS", "RUN_HEADER", "Experiment", "Failure", "Fault", "Hypothesis", "Load", "LoadedExperiment",
+    "Phases", "Scope", "load_experiment_text", "load_experiments",
+]

@@ -13,6 +13,8 @@ from harness.errors import ExperimentError, Problem
 from harness.experiment._model import Experiment
 from harness.istio import yaml_files
 
+OTHER_KINDS = frozenset({"VirtualService", "DestinationRule", "Gateway", "Topology", "List"})
+
 
 @dataclass(frozen=True)
 class LoadedExperiment:
@@ -27,10 +29,15 @@ class LoadedExperiment:
 def load_experiments(paths: Iterable[Path]) -> list[LoadedExperiment]:
     """Read every Experiment document under ``paths`` (files or folders), all problems at once."""
     documents: list[SourceDocument] = []
-    for path in yaml_files(paths):
-        if not path.exists():
-            raise ExperimentError(f"{path}: no such file or folder", [])
-        documents.extend(load_yaml_file(path, ExperimentError))
+    for given in paths:
+        if not given.exists():
+            raise ExperimentError(f"{given}: no such file or folder", [])
+        for path in yaml_files([given]):
+            found = load_yaml_file(path, ExperimentError)
+            if given.is_dir():
+                # folders may hold the Istio YAML that experiments apply as policies: not experiments
+                found = [d for d in found if not (isinstance(d.data, dict) and d.data.get("kind") in OTHER_KINDS)]
+            documents.extend(found)
     loaded = _validate(documents)
     if not loaded:
         raise ExperimentError(f"no experiments found in {', '.join(str(p) for p in paths)}", [])

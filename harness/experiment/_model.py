@@ -95,6 +95,21 @@ class Fault(Model):
         return self
 
 
+class Failure(Model):
+    """A real upstream failure for the fault phase (sandbox only): the replica really answers slow or 5xx.
+
+    Unlike an injected fault, it is retried, counted by outlier detection and fills connection pools,
+    so it tests the caller's policies (see the semantics reference, A.7).
+    """
+
+    service: str = Field(min_length=1)
+    version: str | None = None
+    replica: int | None = Field(default=None, ge=0)
+    latency_ms: float | None = Field(default=None, ge=0)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    error_status: int | None = Field(default=None, ge=400, le=599)
+
+
 class Phases(Model):
     baseline: Duration = "20s"
     fault: Duration = "30s"
@@ -119,7 +134,9 @@ class Load(Model):
 
 
 Measure = Literal["error_rate", "success_rate", "latency_p50", "latency_p95", "latency_p99", "request_rate",
-                  "flag_rate"]
+                  "flag_rate", "ejections", "overflows", "retries"]
+ENVOY_COUNTERS = {"ejections": "outlier_detection_ejections_enforced_total",
+                  "overflows": "upstream_rq_pending_overflow", "retries": "upstream_rq_retry"}
 
 
 class Hypothesis(Model):
@@ -132,9 +149,12 @@ class Hypothesis(Model):
     cohort: Literal["tagged", "control", "all"] = "all"
     service: str | None = None
     source_workload: str | None = None
+    subset: str | None = None
     flag: str | None = None
     below: float | None = None
     above: float | None = None
+    within: Duration | None = Field(default=None, description="fault phase: judge only its first T")
+    after: Duration | None = Field(default=None, description="recovery phase: judge from T after the revert on")
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
     @model_validator(mode="after")
@@ -147,6 +167,8 @@ class Hypothesis(Model):
             raise ValueError("measure flag_rate needs 'flag' (e.g. UT, FI, UO)")
         if self.source == "mesh" and self.cohort != "all":
             raise ValueError("the mesh cannot tell cohorts apart; use source: client for tagged/control")
+        if self.measure in ENVOY_COUNTERS and self.source != "mesh":
+            raise ValueError(f"{self.measure} is an Envoy stat: use source: mesh")
         return self
 
 
@@ -155,8 +177,17 @@ class Experiment(Model):
     kind: Literal["Experiment"]
     metadata: Metadata
     target: Target = Field(default_factory=Target)
-    faults: list[Fault] = Field(min_length=1)
+    faults: list[Fault] = Field(default_factory=list)
+    failures: list[Failure] = Field(default_factory=list)
+    policies: list[str] = Field(default_factory=list, description="Istio YAML files (relative to this file) "
+                                "applied for the experiment and restored after it")
     phases: Phases = Field(default_factory=Phases)
     load: Load = Field(default_factory=Load)
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     guardrails: list[Hypothesis] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something_to_break(self) -> Experiment:
+        if not self.faults and not self.failures:
+            raise ValueError("an experiment needs faults (injected through VirtualServices) or failures (sandbox)")
+        return self

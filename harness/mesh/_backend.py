@@ -1,27 +1,30 @@
-"""The one interface every place that holds mesh config implements: a cluster or the sandbox."""
+"""The one interface every place that holds mesh config implements: a cluster, the sandbox, memory."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-VirtualServiceObject = dict[str, Any]  # a Kubernetes object as JSON, kept whole for exact restores
+MeshObject = dict[str, Any]  # a Kubernetes object as JSON, kept whole for exact restores
+VirtualServiceObject = MeshObject
+KINDS = ("VirtualService", "DestinationRule", "Gateway")
 
 
 class MeshBackend(Protocol):
-    """VirtualService reads and writes with optimistic concurrency (``metadata.resourceVersion``).
+    """Istio object reads and writes with optimistic concurrency (``metadata.resourceVersion``).
 
-    ``replace`` and ``delete`` raise ConflictError when the object changed since it was read, and
-    NotFoundError when it is gone; ``create`` raises ConflictError when it already exists.
+    ``replace_object`` and ``delete_object`` raise ConflictError when the object changed since it
+    was read, NotFoundError when it is gone; ``create_object`` raises ConflictError when it exists.
+    ``kind`` is one of ``KINDS``.
     """
 
     name: str
 
-    def list_virtual_services(self, namespace: str | None) -> list[VirtualServiceObject]: ...
+    def list_objects(self, kind: str, namespace: str | None) -> list[MeshObject]: ...
 
-    def get_virtual_service(self, namespace: str, name: str) -> VirtualServiceObject: ...
+    def get_object(self, kind: str, namespace: str, name: str) -> MeshObject: ...
 
-    def create_virtual_service(self, obj: VirtualServiceObject) -> VirtualServiceObject: ...
+    def create_object(self, obj: MeshObject) -> MeshObject: ...
 
-    def replace_virtual_service(self, obj: VirtualServiceObject) -> VirtualServiceObject: ...
+    def replace_object(self, obj: MeshObject) -> MeshObject: ...
 
-    def delete_virtual_service(self, namespace: str, name: str, resource_version: str) -> None: ...
+    def delete_object(self, kind: str, namespace: str, name: str, resource_version: str) -> None: ...

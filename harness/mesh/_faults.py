@@ -1,16 +1,19 @@
-"""Inject faults into live VirtualServices and put everything back, whatever happens.
+"""Inject faults (and apply the policies under test), and put everything back, whatever happens.
 
 Before the first write, the original spec, run id, owner and an expiry time go onto the object as
-annotations, in the same write as the fault (so a kill between two writes cannot leave an
-unmarked fault). Every write carries the resourceVersion it read. Restoring compares the live
-spec without our routes to the original: equal means nobody else touched it and the original is
-written back exactly; different means someone else changed it, so only our routes and marks are
-removed and the conflict is reported, never overwritten.
+annotations, in the same write as the change (so a kill between two writes cannot leave an
+unmarked change). Every write carries the resourceVersion it read. Restoring a VirtualService
+compares its live spec without our routes to the original: equal means nobody else touched it and
+the original is written back exactly; different means someone else changed it, so only our routes
+and marks are removed and the conflict is reported, never overwritten. Policy objects (any kind)
+are restored when their live spec is still the one we wrote, and otherwise left as the other
+writer made them, with the conflict reported.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import time
@@ -23,7 +26,7 @@ from harness.errors import BackendError, ConflictError, ExperimentError, NotFoun
 from harness.experiment import Fault
 from harness.istio import resolve_host
 from harness.istio._merge import has_fault, merge_fault, new_virtual_service_spec, strip_fault
-from harness.mesh._backend import MeshBackend, VirtualServiceObject
+from harness.mesh._backend import KINDS, MeshBackend, MeshObject
 
 log = logging.getLogger(__name__)
 MARK = "chaos.harness.io/"
@@ -32,34 +35,38 @@ OWNER = MARK + "owner"
 EXPIRES = MARK + "expires-at"
 ORIGINAL = MARK + "original-spec"
 CREATED = MARK + "created"
-OUR_ANNOTATIONS = (RUN_ID, OWNER, EXPIRES, ORIGINAL, CREATED)
+APPLIED = MARK + "applied-spec-sha256"
+OUR_ANNOTATIONS = (RUN_ID, OWNER, EXPIRES, ORIGINAL, CREATED, APPLIED)
+VIRTUAL_SERVICE = "VirtualService"
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class AppliedFault:
-    """A fault in place: enough to restore it from this process (cleanup can do it from the marks)."""
+    """A change in place: enough to restore it from this process (cleanup can do it from the marks)."""
 
     namespace: str
     name: str
     run_id: str
     created: bool
-    before: VirtualServiceObject | None
-    after: VirtualServiceObject
+    before: MeshObject | None
+    after: MeshObject
+    kind: str = VIRTUAL_SERVICE
 
 
 @dataclass(frozen=True)
 class RestoreResult:
     namespace: str
     name: str
-    action: str             # "restored", "deleted", "stripped (conflict)", "already gone"
+    action: str             # "restored", "deleted", "stripped (conflict)", "left (conflict)", "already gone"
     conflict: bool = False
     detail: str = ""
+    kind: str = VIRTUAL_SERVICE
 
 
-def find_virtual_service(backend: MeshBackend, fault: Fault, namespace: str) -> VirtualServiceObject | None:
+def find_virtual_service(backend: MeshBackend, fault: Fault, namespace: str) -> MeshObject | None:
     """The one VirtualService routing the fault's host (or named by it); none means we create one."""
-    objects = backend.list_virtual_services(namespace)
+    objects = backend.list_objects(VIRTUAL_SERVICE, namespace)
     if fault.virtual_service:
         for obj in objects:
             if obj["metadata"]["name"] == fault.virtual_service:
@@ -75,37 +82,65 @@ def find_virtual_service(backend: MeshBackend, fault: Fault, namespace: str) -> 
     return matches[0] if matches else None
 
 
+def _marks(run_id: str, owner: str, ttl_s: float) -> dict[str, str]:
+    expires = (datetime.now(UTC) + timedelta(seconds=ttl_s)).isoformat(timespec="seconds")
+    return {RUN_ID: run_id, OWNER: owner, EXPIRES: expires}
+
+
 def inject(backend: MeshBackend, fault: Fault, *, namespace: str, run_id: str, owner: str,
            ttl_s: float) -> AppliedFault:
     """Merge ``fault`` into the live VirtualService (or create one), marked for restore."""
     def attempt() -> AppliedFault:
         live = find_virtual_service(backend, fault, namespace)
-        expires = (datetime.now(UTC) + timedelta(seconds=ttl_s)).isoformat(timespec="seconds")
         if live is None:
             name = f"chaos-{run_id}-{fault.host.split('.')[0]}"[:63]
-            obj = {"metadata": {"name": name, "namespace": namespace, "annotations": {
-                       RUN_ID: run_id, OWNER: owner, EXPIRES: expires, CREATED: "true"}},
+            obj = {"kind": VIRTUAL_SERVICE, "metadata": {"name": name, "namespace": namespace, "annotations": {
+                       **_marks(run_id, owner, ttl_s), CREATED: "true"}},
                    "spec": new_virtual_service_spec(fault.host, fault, run_id)}
-            return AppliedFault(namespace, name, run_id, True, None, backend.create_virtual_service(obj))
+            return AppliedFault(namespace, name, run_id, True, None, backend.create_object(obj))
         _refuse_if_locked(live, run_id)
         marked = copy.deepcopy(live)
         annotations = marked["metadata"].setdefault("annotations", {})
         annotations.setdefault(ORIGINAL, json.dumps(live["spec"], sort_keys=True))
-        annotations.update({RUN_ID: run_id, OWNER: owner, EXPIRES: expires})
+        annotations.update(_marks(run_id, owner, ttl_s))
         marked["spec"] = merge_fault(live["spec"], fault, run_id)
         created = annotations.get(CREATED) == "true"
-        return AppliedFault(namespace, live["metadata"]["name"], run_id, created, live,
-                            backend.replace_virtual_service(marked))
+        return AppliedFault(namespace, live["metadata"]["name"], run_id, created, live, backend.replace_object(marked))
 
     return with_retries(attempt, what=f"inject the fault on {fault.host}")
 
 
-def _refuse_if_locked(obj: VirtualServiceObject, run_id: str) -> None:
+def apply_policy(backend: MeshBackend, obj: MeshObject, *, run_id: str, owner: str, ttl_s: float) -> AppliedFault:
+    """Create or replace a policy object for the run (e.g. a DestinationRule under test), marked for restore."""
+    kind, meta = obj["kind"], obj["metadata"]
+    namespace, name = meta.get("namespace", "default"), meta["name"]
+
+    def attempt() -> AppliedFault:
+        try:
+            live: MeshObject | None = backend.get_object(kind, namespace, name)
+        except NotFoundError:
+            live = None
+        desired = copy.deepcopy(obj)
+        desired["metadata"] = copy.deepcopy(live["metadata"]) if live else {"name": name, "namespace": namespace}
+        annotations = desired["metadata"].setdefault("annotations", {})
+        annotations.update(_marks(run_id, owner, ttl_s))
+        annotations[APPLIED] = _digest(obj["spec"])
+        if live is None:
+            annotations[CREATED] = "true"
+            return AppliedFault(namespace, name, run_id, True, None, backend.create_object(desired), kind)
+        _refuse_if_locked(live, run_id)
+        annotations.setdefault(ORIGINAL, json.dumps(live["spec"], sort_keys=True))
+        return AppliedFault(namespace, name, run_id, False, live, backend.replace_object(desired), kind)
+
+    return with_retries(attempt, what=f"apply {kind} {namespace}/{name}")
+
+
+def _refuse_if_locked(obj: MeshObject, run_id: str) -> None:
     annotations = obj["metadata"].get("annotations") or {}
     holder = annotations.get(RUN_ID)
     if holder and holder != run_id:
         name = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
-        raise BackendError(f"VirtualService {name} is held by chaos run {holder} (owner "
+        raise BackendError(f"{obj.get('kind', VIRTUAL_SERVICE)} {name} is held by chaos run {holder} (owner "
                            f"{annotations.get(OWNER, 'unknown')}, expires {annotations.get(EXPIRES, '?')})",
                            hint="wait for it to finish, or run 'harness cleanup' if that run is dead")
 
@@ -113,65 +148,89 @@ def _refuse_if_locked(obj: VirtualServiceObject, run_id: str) -> None:
 def is_active(backend: MeshBackend, applied: AppliedFault) -> bool:
     """True while our routes are still in the live object (GitOps or a person may remove them)."""
     try:
-        live = backend.get_virtual_service(applied.namespace, applied.name)
+        live = backend.get_object(VIRTUAL_SERVICE, applied.namespace, applied.name)
     except NotFoundError:
         return False
     return has_fault(live["spec"], applied.run_id)
 
 
-def restore(backend: MeshBackend, namespace: str, name: str, run_id: str | None = None) -> RestoreResult:
-    """Put a marked VirtualService back as it was (see the module docstring for conflicts)."""
+def restore(backend: MeshBackend, namespace: str, name: str, run_id: str | None = None, *,
+            kind: str = VIRTUAL_SERVICE) -> RestoreResult:
+    """Put a marked object back as it was (see the module docstring for conflicts)."""
     def attempt() -> RestoreResult:
         try:
-            live = backend.get_virtual_service(namespace, name)
+            live = backend.get_object(kind, namespace, name)
         except NotFoundError:
-            return RestoreResult(namespace, name, "already gone")
+            return RestoreResult(namespace, name, "already gone", kind=kind)
         annotations = live["metadata"].get("annotations") or {}
         owner_run = annotations.get(RUN_ID)
         if owner_run is None or (run_id is not None and owner_run != run_id):
-            return RestoreResult(namespace, name, "not ours", detail=f"marked by {owner_run or 'nobody'}")
-        stripped = strip_fault(live["spec"], owner_run)
+            return RestoreResult(namespace, name, "not ours", detail=f"marked by {owner_run or 'nobody'}", kind=kind)
+        ours = _ours(kind, live, owner_run, annotations)
         version = live["metadata"]["resourceVersion"]
-        if annotations.get(CREATED) == "true":
-            other_routes = [r for r in stripped.get("http", []) if r.get("name") != "default"]
-            if not other_routes:
-                backend.delete_virtual_service(namespace, name, version)
-                return RestoreResult(namespace, name, "deleted")
+        if annotations.get(CREATED) == "true" and ours:
+            backend.delete_object(kind, namespace, name, version)
+            return RestoreResult(namespace, name, "deleted", kind=kind)
         original = json.loads(annotations[ORIGINAL]) if ORIGINAL in annotations else None
         clean = copy.deepcopy(live)
         clean["metadata"]["annotations"] = {k: v for k, v in annotations.items() if k not in OUR_ANNOTATIONS}
         if not clean["metadata"]["annotations"]:
             del clean["metadata"]["annotations"]
-        conflict = original is None or _normalised(stripped) != _normalised(original)
-        clean["spec"] = stripped if conflict else original
-        backend.replace_virtual_service(clean)
-        if conflict:
-            return RestoreResult(namespace, name, "stripped (conflict)", True,
-                                 "someone else changed the VirtualService during the run; their change was "
-                                 "kept and only the chaos routes were removed")
-        return RestoreResult(namespace, name, "restored")
+        if ours and original is not None:
+            clean["spec"] = original
+            backend.replace_object(clean)
+            return RestoreResult(namespace, name, "restored", kind=kind)
+        if kind == VIRTUAL_SERVICE:
+            clean["spec"] = strip_fault(live["spec"], owner_run)
+        backend.replace_object(clean)
+        return RestoreResult(namespace, name, "stripped (conflict)" if kind == VIRTUAL_SERVICE else "left (conflict)",
+                             True, f"someone else changed the {kind} during the run; their change was kept and "
+                             "only the chaos marks" + (" and routes" if kind == VIRTUAL_SERVICE else "") + " removed",
+                             kind=kind)
 
-    return with_retries(attempt, what=f"restore VirtualService {namespace}/{name}")
+    return with_retries(attempt, what=f"restore {kind} {namespace}/{name}")
+
+
+def _ours(kind: str, live: MeshObject, run_id: str, annotations: dict[str, str]) -> bool:
+    """Is the live spec exactly what this run made of it (nobody else changed it since)?"""
+    if kind != VIRTUAL_SERVICE:
+        return annotations.get(APPLIED) == _digest(live["spec"])
+    stripped = strip_fault(live["spec"], run_id)
+    if annotations.get(CREATED) == "true":
+        return [r.get("name") for r in stripped.get("http", [])] == ["default"]
+    return ORIGINAL in annotations and _digest(stripped) == _digest(json.loads(annotations[ORIGINAL]))
+
+
+def marked_objects(backend: MeshBackend, namespace: str | None, *, expired_only: bool,
+                   now: datetime | None = None) -> list[MeshObject]:
+    """Objects of every kind that carry our marks (only expired ones if asked)."""
+    now = now or datetime.now(UTC)
+    found = []
+    for kind in KINDS:
+        for obj in backend.list_objects(kind, namespace):
+            annotations = obj["metadata"].get("annotations") or {}
+            if RUN_ID not in annotations:
+                continue
+            if expired_only:
+                try:
+                    expires = datetime.fromisoformat(annotations.get(EXPIRES, ""))
+                except ValueError:
+                    expires = now  # unreadable expiry: treat as expired
+                if expires > now:
+                    continue
+            found.append({"kind": kind, **obj})
+    return found
 
 
 def marked_virtual_services(backend: MeshBackend, namespace: str | None, *, expired_only: bool,
-                            now: datetime | None = None) -> list[VirtualServiceObject]:
-    """Objects that carry our marks (only expired ones if asked)."""
-    now = now or datetime.now(UTC)
-    found = []
-    for obj in backend.list_virtual_services(namespace):
-        annotations = obj["metadata"].get("annotations") or {}
-        if RUN_ID not in annotations:
-            continue
-        if expired_only:
-            try:
-                expires = datetime.fromisoformat(annotations.get(EXPIRES, ""))
-            except ValueError:
-                expires = now  # unreadable expiry: treat as expired
-            if expires > now:
-                continue
-        found.append(obj)
-    return found
+                            now: datetime | None = None) -> list[MeshObject]:
+    return [o for o in marked_objects(backend, namespace, expired_only=expired_only, now=now)
+            if o["kind"] == VIRTUAL_SERVICE]
+
+
+def restore_marked(obj: MeshObject, backend: MeshBackend, run_id: str | None = None) -> RestoreResult:
+    meta = obj["metadata"]
+    return restore(backend, meta["namespace"], meta["name"], run_id, kind=obj["kind"])
 
 
 def with_retries(action: Callable[[], T], *, what: str, attempts: int = 5, base_delay_s: float = 0.2) -> T:
@@ -187,5 +246,5 @@ def with_retries(action: Callable[[], T], *, what: str, attempts: int = 5, base_
     raise AssertionError("unreachable")
 
 
-def _normalised(spec: Any) -> str:
-    return json.dumps(spec, sort_keys=True)
+def _digest(spec: Any) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()

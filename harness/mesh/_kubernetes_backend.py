@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from harness.errors import ConflictError, KubernetesError, NotFoundError, TransientBackendError
 from harness.istio import API_GROUP, API_VERSIONS
-from harness.mesh._backend import VirtualServiceObject
+from harness.mesh._backend import MeshObject
 
-PLURAL = "virtualservices"
+PLURALS = {"VirtualService": "virtualservices", "DestinationRule": "destinationrules", "Gateway": "gateways"}
 T = TypeVar("T")
 
 
@@ -82,44 +82,47 @@ class KubernetesBackend:
         raise KubernetesError(f"the cluster does not serve {API_GROUP} (is Istio installed?)")
 
     @translate_errors
-    def list_virtual_services(self, namespace: str | None) -> list[VirtualServiceObject]:
+    def list_objects(self, kind: str, namespace: str | None) -> list[MeshObject]:
+        plural = PLURALS[kind]
         if namespace is None:
-            answer = self._api.list_cluster_custom_object(API_GROUP, self.version, PLURAL,
+            answer = self._api.list_cluster_custom_object(API_GROUP, self.version, plural,
                                                           _request_timeout=self._timeout)
         else:
-            answer = self._api.list_namespaced_custom_object(API_GROUP, self.version, namespace, PLURAL,
+            answer = self._api.list_namespaced_custom_object(API_GROUP, self.version, namespace, plural,
                                                              _request_timeout=self._timeout)
-        return [self._typed(item) for item in answer.get("items", [])]
+        return [self._typed(kind, item) for item in answer.get("items", [])]
 
     @translate_errors
-    def get_virtual_service(self, namespace: str, name: str) -> VirtualServiceObject:
-        return self._typed(self._api.get_namespaced_custom_object(API_GROUP, self.version, namespace, PLURAL, name,
-                                                                  _request_timeout=self._timeout))
+    def get_object(self, kind: str, namespace: str, name: str) -> MeshObject:
+        return self._typed(kind, self._api.get_namespaced_custom_object(
+            API_GROUP, self.version, namespace, PLURALS[kind], name, _request_timeout=self._timeout))
 
     @translate_errors
-    def create_virtual_service(self, obj: VirtualServiceObject) -> VirtualServiceObject:
-        body = {**obj, "apiVersion": f"{API_GROUP}/{self.version}", "kind": "VirtualService"}
-        namespace = body["metadata"]["namespace"]
-        return self._typed(self._api.create_namespaced_custom_object(API_GROUP, self.version, namespace, PLURAL, body,
-                                                                     _request_timeout=self._timeout))
+    def create_object(self, obj: MeshObject) -> MeshObject:
+        kind = obj["kind"]
+        body = {**obj, "apiVersion": f"{API_GROUP}/{self.version}"}
+        return self._typed(kind, self._api.create_namespaced_custom_object(
+            API_GROUP, self.version, body["metadata"]["namespace"], PLURALS[kind], body,
+            _request_timeout=self._timeout))
 
     @translate_errors
-    def replace_virtual_service(self, obj: VirtualServiceObject) -> VirtualServiceObject:
+    def replace_object(self, obj: MeshObject) -> MeshObject:
         """PUT with metadata.resourceVersion in the body: the server refuses a stale write with 409."""
-        meta = obj["metadata"]
-        body = {**obj, "apiVersion": f"{API_GROUP}/{self.version}", "kind": "VirtualService"}
-        return self._typed(self._api.replace_namespaced_custom_object(
-            API_GROUP, self.version, meta["namespace"], PLURAL, meta["name"], body, _request_timeout=self._timeout))
+        kind, meta = obj["kind"], obj["metadata"]
+        body = {**obj, "apiVersion": f"{API_GROUP}/{self.version}"}
+        return self._typed(kind, self._api.replace_namespaced_custom_object(
+            API_GROUP, self.version, meta["namespace"], PLURALS[kind], meta["name"], body,
+            _request_timeout=self._timeout))
 
     @translate_errors
-    def delete_virtual_service(self, namespace: str, name: str, resource_version: str) -> None:
+    def delete_object(self, kind: str, namespace: str, name: str, resource_version: str) -> None:
         from kubernetes.client import V1DeleteOptions, V1Preconditions
 
         options = V1DeleteOptions(preconditions=V1Preconditions(resource_version=resource_version))
-        self._api.delete_namespaced_custom_object(API_GROUP, self.version, namespace, PLURAL, name, body=options,
-                                                  _request_timeout=self._timeout)
+        self._api.delete_namespaced_custom_object(API_GROUP, self.version, namespace, PLURALS[kind], name,
+                                                  body=options, _request_timeout=self._timeout)
 
-    def _typed(self, item: dict[str, Any]) -> VirtualServiceObject:
+    def _typed(self, kind: str, item: dict[str, Any]) -> MeshObject:
         item.setdefault("apiVersion", f"{API_GROUP}/{self.version}")
-        item.setdefault("kind", "VirtualService")
+        item.setdefault("kind", kind)
         return item

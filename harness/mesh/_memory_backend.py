@@ -6,48 +6,50 @@ import copy
 import itertools
 
 from harness.errors import ConflictError, NotFoundError
-from harness.mesh._backend import VirtualServiceObject
+from harness.mesh._backend import MeshObject
 
 
 class MemoryBackend:
     name = "memory"
 
-    def __init__(self, objects: list[VirtualServiceObject] | None = None) -> None:
+    def __init__(self, objects: list[MeshObject] | None = None) -> None:
         self._versions = itertools.count(1)
-        self._objects: dict[tuple[str, str], VirtualServiceObject] = {}
+        self._objects: dict[tuple[str, str, str], MeshObject] = {}
         for obj in objects or []:
-            self.create_virtual_service(obj)
+            self.create_object({"kind": "VirtualService", **obj})
 
-    def list_virtual_services(self, namespace: str | None) -> list[VirtualServiceObject]:
-        return [copy.deepcopy(o) for (ns, _), o in sorted(self._objects.items()) if namespace in (None, ns)]
+    def list_objects(self, kind: str, namespace: str | None) -> list[MeshObject]:
+        return [copy.deepcopy(o) for (k, ns, _), o in sorted(self._objects.items())
+                if k == kind and namespace in (None, ns)]
 
-    def get_virtual_service(self, namespace: str, name: str) -> VirtualServiceObject:
-        if (namespace, name) not in self._objects:
-            raise NotFoundError(f"VirtualService {namespace}/{name} not found")
-        return copy.deepcopy(self._objects[(namespace, name)])
+    def get_object(self, kind: str, namespace: str, name: str) -> MeshObject:
+        if (kind, namespace, name) not in self._objects:
+            raise NotFoundError(f"{kind} {namespace}/{name} not found")
+        return copy.deepcopy(self._objects[(kind, namespace, name)])
 
-    def create_virtual_service(self, obj: VirtualServiceObject) -> VirtualServiceObject:
+    def create_object(self, obj: MeshObject) -> MeshObject:
         stored = copy.deepcopy(obj)
         meta = stored.setdefault("metadata", {})
-        key = (meta.setdefault("namespace", "default"), meta["name"])
+        key = (stored["kind"], meta.setdefault("namespace", "default"), meta["name"])
         if key in self._objects:
-            raise ConflictError(f"VirtualService {key[0]}/{key[1]} already exists")
+            raise ConflictError(f"{key[0]} {key[1]}/{key[2]} already exists")
         meta["resourceVersion"] = str(next(self._versions))
         self._objects[key] = stored
         return copy.deepcopy(stored)
 
-    def replace_virtual_service(self, obj: VirtualServiceObject) -> VirtualServiceObject:
-        current = self.get_virtual_service(obj["metadata"]["namespace"], obj["metadata"]["name"])
-        wanted = obj["metadata"].get("resourceVersion")
+    def replace_object(self, obj: MeshObject) -> MeshObject:
+        meta = obj["metadata"]
+        current = self.get_object(obj["kind"], meta["namespace"], meta["name"])
+        wanted = meta.get("resourceVersion")
         if wanted is not None and wanted != current["metadata"]["resourceVersion"]:
-            raise ConflictError(f"VirtualService {obj['metadata']['name']} was modified")
+            raise ConflictError(f"{obj['kind']} {meta['name']} was modified")
         stored = copy.deepcopy(obj)
         stored["metadata"]["resourceVersion"] = str(next(self._versions))
-        self._objects[(stored["metadata"]["namespace"], stored["metadata"]["name"])] = stored
+        self._objects[(stored["kind"], meta["namespace"], meta["name"])] = stored
         return copy.deepcopy(stored)
 
-    def delete_virtual_service(self, namespace: str, name: str, resource_version: str) -> None:
-        current = self.get_virtual_service(namespace, name)
+    def delete_object(self, kind: str, namespace: str, name: str, resource_version: str) -> None:
+        current = self.get_object(kind, namespace, name)
         if resource_version != current["metadata"]["resourceVersion"]:
-            raise ConflictError(f"VirtualService {namespace}/{name} was modified")
-        del self._objects[(namespace, name)]
+            raise ConflictError(f"{kind} {namespace}/{name} was modified")
+        del self._objects[(kind, namespace, name)]

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.mesh._backend import VirtualServiceObject
+from harness.mesh._backend import MeshObject
 
 if TYPE_CHECKING:
     from harness.sandbox import Sandbox
-
-KIND = "VirtualService"
 
 
 class SandboxBackend:
@@ -18,17 +16,17 @@ class SandboxBackend:
     def __init__(self, sandbox: Sandbox) -> None:
         self._store = sandbox.mesh
 
-    def list_virtual_services(self, namespace: str | None) -> list[VirtualServiceObject]:
-        return self._store.list(KIND, namespace)
+    def list_objects(self, kind: str, namespace: str | None) -> list[MeshObject]:
+        return self._store.list(kind, namespace)
 
-    def get_virtual_service(self, namespace: str, name: str) -> VirtualServiceObject:
-        return self._store.get(KIND, namespace, name)
+    def get_object(self, kind: str, namespace: str, name: str) -> MeshObject:
+        return self._store.get(kind, namespace, name)
 
-    def create_virtual_service(self, obj: VirtualServiceObject) -> VirtualServiceObject:
-        return self._store.create({"apiVersion": "networking.istio.io/v1", "kind": KIND, **obj})
+    def create_object(self, obj: MeshObject) -> MeshObject:
+        return self._store.create({"apiVersion": "networking.istio.io/v1", **obj})
 
-    def replace_virtual_service(self, obj: VirtualServiceObject) -> VirtualServiceObject:
+    def replace_object(self, obj: MeshObject) -> MeshObject:
         return self._store.replace(obj)
 
-    def delete_virtual_service(self, namespace: str, name: str, resource_version: str) -> None:
-        self._store.delete(KIND, namespace, name, resource_version)
+    def delete_object(self, kind: str, namespace: str, name: str, resource_version: str) -> None:
+        self._store.delete(kind, namespace, name, resource_version)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from harness.metrics._prometheus import DURATION_BUCKETS, REQUESTS, selector
@@ -49,6 +50,13 @@ def duration_buckets(sel: MeshSelector) -> str:
     return DURATION_BUCKETS + selector(sel.labels())
 
 
-def envoy_cluster_stat(stat: str, cluster_name: str) -> str:
-    """An Envoy cluster stat with Istio's tags, e.g. ``envoy_cluster_upstream_rq_retry{cluster_name=...}``."""
-    return f"envoy_cluster_{stat}" + selector({"cluster_name": cluster_name})
+def envoy_cluster_stat(stat: str, fqdn: str, *, subset: str | None = None, pod: str | None = None) -> str:
+    """An Envoy cluster stat with Istio's tags and names: ``cluster_name="outbound|PORT|SUBSET|FQDN"``.
+
+    Any port matches; ``pod`` (a client workload such as ``frontend-v1``) matches its pods by prefix.
+    """
+    cluster = r"outbound\|[0-9]+\|" + re.escape(subset or "") + r"\|" + re.escape(fqdn)
+    regex = {"cluster_name": cluster}
+    if pod:
+        regex["pod"] = re.escape(pod) + ".*"
+    return f"envoy_cluster_{stat}" + selector({}, regex)

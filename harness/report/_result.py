@@ -18,6 +18,7 @@ class Change:
     before: dict[str, Any] | None
     after: dict[str, Any]
     restore: str = ""
+    kind: str = "VirtualService"
 
 
 @dataclass

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from harness.errors import MetricsError
-from harness.experiment import Hypothesis
-from harness.metrics import MeshSelector, Prometheus, Window, duration_buckets, requests, server_errors, with_flag
+from harness.experiment import ENVOY_COUNTERS, Hypothesis
+from harness.istio import parse_duration_s, resolve_host
+from harness.metrics import (
+    MeshSelector,
+    Prometheus,
+    Window,
+    duration_buckets,
+    envoy_cluster_stat,
+    requests,
+    server_errors,
+    with_flag,
+)
 from harness.verdict._outcome import Outcome, Verdict, describe_bound, judge_interval
 from harness.verdict._stats import bucket_quantile_interval, quantile_interval, trials_needed, wilson_interval, z_value
 
@@ -28,8 +39,21 @@ class Timeline:
     scrape_interval_s: float = 1.0
     notes: list[str] = field(default_factory=list)
 
-    def window(self, phase: str) -> tuple[Window | None, str]:
-        """The window to judge ``phase`` on, or None and why not."""
+    def window(self, phase: str, *, within_s: float | None = None, after_s: float | None = None
+               ) -> tuple[Window | None, str]:
+        """The window to judge ``phase`` on (optionally its first ``within_s``, or from ``after_s`` on)."""
+        window, why = self._phase_window(phase)
+        if window is None:
+            return None, why
+        if within_s is not None:
+            window = Window(window.start, min(window.end, window.start + within_s))
+        if after_s is not None:
+            window = Window(window.start + after_s, window.end)
+            if window.seconds < MIN_WINDOW_S:
+                return None, f"the {phase} phase is shorter than 'after' ({after_s:g}s) plus {MIN_WINDOW_S:g}s"
+        return window, ""
+
+    def _phase_window(self, phase: str) -> tuple[Window | None, str]:
         if phase != "fault":
             window = self.phases.get(phase)
             return (window, "") if window and window.seconds >= MIN_WINDOW_S else (None, f"no {phase} phase")
@@ -44,7 +68,8 @@ class Timeline:
 
 def evaluate(h: Hypothesis, *, samples: pd.DataFrame, timeline: Timeline, prometheus: Prometheus | None,
              namespace: str) -> Verdict:
-    window, why = timeline.window(h.phase)
+    window, why = timeline.window(h.phase, within_s=parse_duration_s(h.within) if h.within else None,
+                                  after_s=parse_duration_s(h.after) if h.after else None)
     base = {"name": h.name, "measure": h.measure, "source": h.source, "phase": h.phase, "cohort": h.cohort,
             "bound": describe_bound(h.below, h.above)}
     if window is None:
@@ -55,13 +80,22 @@ def evaluate(h: Hypothesis, *, samples: pd.DataFrame, timeline: Timeline, promet
         return _client(h, samples, window, base)
     if prometheus is None:
         return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no Prometheus configured", **base)
-    # shrink by two scrape intervals at the start: increments scraped then may predate the window
+    if h.measure in ENVOY_COUNTERS:
+        # event counters: an ejection right at fault start matters, so keep the start and let the
+        # end run one scrape longer (the value at the start was scraped before the fault)
+        counted = Window(window.start, window.end + timeline.scrape_interval_s)
+        return _guard_prometheus(lambda: _envoy_counter(h, prometheus, counted, namespace, base), counted, base)
+    # rates: skip two scrape intervals at the start, whose increments may predate the window
     shrunk = Window(window.start + 2 * timeline.scrape_interval_s, window.end)
+    return _guard_prometheus(lambda: _mesh(h, prometheus, shrunk, namespace, base), shrunk, base)
+
+
+def _guard_prometheus(judge: Callable[[], Verdict], window: Window, base: dict[str, object]) -> Verdict:
     try:
-        return _mesh(h, prometheus, shrunk, namespace, base)
+        return judge()
     except MetricsError as exc:
         return Verdict(outcome=Outcome.INCONCLUSIVE, reason=f"Prometheus: {exc.message}",
-                       window=(shrunk.start, shrunk.end), **base)
+                       window=(window.start, window.end), **base)  # type: ignore[arg-type]
 
 
 def _client(h: Hypothesis, samples: pd.DataFrame, window: Window, base: dict[str, object]) -> Verdict:
@@ -85,7 +119,7 @@ def _client(h: Hypothesis, samples: pd.DataFrame, window: Window, base: dict[str
 
 def _mesh(h: Hypothesis, prom: Prometheus, window: Window, namespace: str, base: dict[str, object]) -> Verdict:
     assert h.service is not None
-    sel = MeshSelector(h.service, namespace, source_workload=h.source_workload)
+    sel = MeshSelector(h.service, namespace, source_workload=h.source_workload, destination_version=None)
     where: dict[str, object] = {"window": (window.start, window.end)}
     if h.measure in QUANTILES:
         query = duration_buckets(sel)
@@ -108,6 +142,26 @@ def _mesh(h: Hypothesis, prom: Prometheus, window: Window, namespace: str, base:
     if h.measure == "success_rate":
         k = n - k
     return _rate(h, int(round(k)), int(round(n)), base | where | {"query": f"{hit_query} / {total_query}"})
+
+
+def _envoy_counter(h: Hypothesis, prom: Prometheus, window: Window, namespace: str,
+                   base: dict[str, object]) -> Verdict:
+    """Envoy stats are exact counters: the growth during the window is compared with the bound."""
+    assert h.service is not None
+    query = envoy_cluster_stat(ENVOY_COUNTERS[h.measure], resolve_host(h.service, namespace), subset=h.subset,
+                               pod=h.source_workload)
+    where = base | {"window": (window.start, window.end), "query": query}
+    if not prom.instant(f"count({query})", window.end):
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason=MISSING_ENVOY_STATS, **where)  # type: ignore[arg-type]
+    count = prom.count(query, window)
+    meets = (h.above is None or count > h.above) and (h.below is None or count < h.below)
+    outcome = Outcome.PASS if meets else Outcome.FAIL
+    return Verdict(outcome=outcome, value=count, interval=(count, count), samples=int(count),
+                   reason=f"the counter grew by {count:g} in the window (exact count)", **where)  # type: ignore[arg-type]
+
+
+MISSING_ENVOY_STATS = ("no such Envoy stat in Prometheus: Istio does not export cluster stats by default; enable "
+                       "them with meshConfig.defaultConfig.proxyStatsMatcher (see the README)")
 
 
 def _rate(h: Hypothesis, k: int, n: int, base: dict[str, object]) -> Verdict:

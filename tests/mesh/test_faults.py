@@ -31,25 +31,25 @@ def stripped(obj: dict) -> dict:
 
 def test_inject_marks_and_restore_puts_back_exactly() -> None:
     mesh = backend()
-    before = mesh.get_virtual_service("shop", "reviews")
+    before = mesh.get_object("VirtualService", "shop", "reviews")
     applied = inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
-    live = mesh.get_virtual_service("shop", "reviews")
+    live = mesh.get_object("VirtualService", "shop", "reviews")
     assert is_active(mesh, applied)
     assert live["metadata"]["annotations"]["chaos.harness.io/run-id"] == "r1"
     assert live["metadata"]["annotations"]["chaos.harness.io/owner"] == "alice"
     assert restore(mesh, "shop", "reviews", "r1").action == "restored"
-    assert stripped(mesh.get_virtual_service("shop", "reviews")) == stripped(before)
+    assert stripped(mesh.get_object("VirtualService", "shop", "reviews")) == stripped(before)
 
 
 def test_someone_elses_change_is_kept_and_reported() -> None:
     mesh = backend()
     inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
-    live = mesh.get_virtual_service("shop", "reviews")
+    live = mesh.get_object("VirtualService", "shop", "reviews")
     live["spec"]["http"][-1]["timeout"] = "9s"  # a colleague edits the original route meanwhile
-    mesh.replace_virtual_service(live)
+    mesh.replace_object(live)
     result = restore(mesh, "shop", "reviews", "r1")
     assert result.conflict
-    after = mesh.get_virtual_service("shop", "reviews")
+    after = mesh.get_object("VirtualService", "shop", "reviews")
     assert [r["name"] for r in after["spec"]["http"]] == ["main"]
     assert after["spec"]["http"][0]["timeout"] == "9s"
     assert "chaos.harness.io/run-id" not in after["metadata"]["annotations"]
@@ -58,9 +58,9 @@ def test_someone_elses_change_is_kept_and_reported() -> None:
 def test_removed_routes_make_the_fault_inactive() -> None:
     mesh = backend()
     applied = inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
-    live = mesh.get_virtual_service("shop", "reviews")
+    live = mesh.get_object("VirtualService", "shop", "reviews")
     live["spec"] = VS["spec"]  # GitOps puts back what is in git
-    mesh.replace_virtual_service(live)
+    mesh.replace_object(live)
     assert not is_active(mesh, applied)
 
 
@@ -77,7 +77,7 @@ def test_missing_virtual_service_is_created_and_deleted_on_restore() -> None:
                      run_id="r1", owner="alice", ttl_s=60)
     assert applied.created
     assert restore(mesh, "shop", applied.name, "r1").action == "deleted"
-    assert [o["metadata"]["name"] for o in mesh.list_virtual_services("shop")] == ["reviews"]
+    assert [o["metadata"]["name"] for o in mesh.list_objects("VirtualService", "shop")] == ["reviews"]
 
 
 def test_several_virtual_services_for_one_host_stop_and_list_them() -> None:

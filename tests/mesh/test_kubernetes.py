@@ -36,7 +36,7 @@ def test_the_newest_served_version_is_used(tmp_path: Path, served: tuple[str, ..
         backend = KubernetesBackend(config_file=str(config))
         assert backend.version == served[0]
         server.put(VS)
-        assert [o["metadata"]["name"] for o in backend.list_virtual_services("shop")] == ["reviews"]
+        assert [o["metadata"]["name"] for o in backend.list_objects("VirtualService", "shop")] == ["reviews"]
         assert ("GET", f"/apis/networking.istio.io/{served[0]}/namespaces/shop/virtualservices") in server.requests
 
 
@@ -54,14 +54,14 @@ def test_inject_and_restore_round_trip_exactly(apiserver: FakeApiServer, kubecon
 def test_a_stale_write_is_a_conflict(apiserver: FakeApiServer, kubeconfig: Path) -> None:
     apiserver.put(VS)
     backend = KubernetesBackend(config_file=str(kubeconfig))
-    stale = backend.get_virtual_service("shop", "reviews")
+    stale = backend.get_object("VirtualService", "shop", "reviews")
     apiserver.put({**stale, "spec": {**stale["spec"], "hosts": ["reviews", "reviews.shop"]}})
     with pytest.raises(ConflictError, match="has been modified"):
-        backend.replace_virtual_service(stale)
+        backend.replace_object(stale)
     with pytest.raises(ConflictError):
-        backend.delete_virtual_service("shop", "reviews", stale["metadata"]["resourceVersion"])
+        backend.delete_object("VirtualService", "shop", "reviews", stale["metadata"]["resourceVersion"])
     with pytest.raises(NotFoundError):
-        backend.get_virtual_service("shop", "nope")
+        backend.get_object("VirtualService", "shop", "nope")
 
 
 def test_api_errors_are_retried_with_backoff(apiserver: FakeApiServer, kubeconfig: Path) -> None:
