@@ -117,3 +117,14 @@ def demo(sandbox: Any) -> Any:
 
     sandbox.mesh.replace_all([r.raw for r in load_istio([DEFAULT_MESH]).resources])
     return sandbox
+
+
+def sandbox_target(sandbox: Any) -> Any:
+    """The runner's view of a running sandbox (as `harness run` builds it)."""
+    from harness.mesh import SandboxBackend
+    from harness.metrics import Prometheus
+    from harness.runner import Target
+    from harness.suite import SandboxBehaviour
+
+    return Target(SandboxBackend(sandbox), sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
+                  behaviour=SandboxBehaviour(sandbox))

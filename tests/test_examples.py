@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 
-from harness.mesh import SandboxBackend
-from harness.metrics import Prometheus
-from harness.runner import Target
 from harness.suite import run_suite
 from harness.verdict import Outcome
+from tests.conftest import sandbox_target
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 EXAMPLES = Path(__file__).resolve().parents[1] / "experiments" / "sandbox"
@@ -32,7 +30,7 @@ def test_every_example_is_covered() -> None:
 
 @pytest.mark.parametrize("name", sorted(DESIGNED))
 def test_example_gives_its_designed_verdict(demo: Any, tmp_path: Path, name: str) -> None:
-    target = Target(SandboxBackend(demo), demo.gateway_url, Prometheus(demo.prometheus_url))
+    target = sandbox_target(demo)
     suite = run_suite([EXAMPLES / name], target, report_root=tmp_path, progress=lambda _: None)
     ((result, _),) = suite.runs
     assert result.status == "completed"

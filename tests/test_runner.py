@@ -15,11 +15,9 @@ from typing import Any
 import pytest
 
 from harness._process import ProcessRecord, is_running
-from harness.mesh import SandboxBackend
-from harness.metrics import Prometheus
-from harness.runner import Target
 from harness.suite import run_suite
 from harness.verdict import Outcome
+from tests.conftest import sandbox_target
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -52,7 +50,7 @@ def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
 
 def test_run_scoped_abort_passes_restores_exactly_and_reports(demo: Any, tmp_path: Path) -> None:
     before = specs(demo)
-    target = Target(SandboxBackend(demo), demo.gateway_url, Prometheus(demo.prometheus_url))
+    target = sandbox_target(demo)
     suite = run_suite([write(tmp_path, ABORT)], target, report_root=tmp_path / "reports", progress=lambda _: None,
                       junit=tmp_path / "junit.xml")
     ((result, folder),) = suite.runs
@@ -75,7 +73,7 @@ def test_no_traffic_in_a_cohort_is_inconclusive_not_pass(demo: Any, tmp_path: Pa
     text = ABORT.split("hypotheses:")[0].replace("taggedShare: 0.5", "taggedShare: 0").replace(
         "phases: {baseline: 3s, fault: 6s, recovery: 3s}", "phases: {baseline: 2s, fault: 3s, recovery: 2s}")
     text += "hypotheses: [{name: tagged fails, measure: error_rate, cohort: tagged, phase: fault, above: 0.5}]\n"
-    target = Target(SandboxBackend(demo), demo.gateway_url, Prometheus(demo.prometheus_url))
+    target = sandbox_target(demo)
     suite = run_suite([write(tmp_path, text)], target, report_root=tmp_path / "r", progress=lambda _: None)
     verdict = suite.runs[0][0].verdicts[0]
     assert verdict.outcome is Outcome.INCONCLUSIVE

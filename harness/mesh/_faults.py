@@ -180,12 +180,13 @@ def restore(backend: MeshBackend, namespace: str, name: str, run_id: str | None 
             clean["spec"] = original
             backend.replace_object(clean)
             return RestoreResult(namespace, name, "restored", kind=kind)
-        if kind == VIRTUAL_SERVICE:
+        merged_fault = kind == VIRTUAL_SERVICE and APPLIED not in annotations
+        if merged_fault:
             clean["spec"] = strip_fault(live["spec"], owner_run)
         backend.replace_object(clean)
-        return RestoreResult(namespace, name, "stripped (conflict)" if kind == VIRTUAL_SERVICE else "left (conflict)",
+        return RestoreResult(namespace, name, "stripped (conflict)" if merged_fault else "left (conflict)",
                              True, f"someone else changed the {kind} during the run; their change was kept and "
-                             "only the chaos marks" + (" and routes" if kind == VIRTUAL_SERVICE else "") + " removed",
+                             "only the chaos marks" + (" and routes" if merged_fault else "") + " removed",
                              kind=kind)
 
     return with_retries(attempt, what=f"restore {kind} {namespace}/{name}")
@@ -193,7 +194,7 @@ def restore(backend: MeshBackend, namespace: str, name: str, run_id: str | None 
 
 def _ours(kind: str, live: MeshObject, run_id: str, annotations: dict[str, str]) -> bool:
     """Is the live spec exactly what this run made of it (nobody else changed it since)?"""
-    if kind != VIRTUAL_SERVICE:
+    if APPLIED in annotations or kind != VIRTUAL_SERVICE:  # a policy object: whole spec written by us
         return annotations.get(APPLIED) == _digest(live["spec"])
     stripped = strip_fault(live["spec"], run_id)
     if annotations.get(CREATED) == "true":

@@ -94,3 +94,41 @@ def test_cleanup_finds_only_expired_marks_when_asked() -> None:
     (found,) = marked_virtual_services(mesh, "shop", expired_only=True, now=later)
     assert restore(mesh, "shop", found["metadata"]["name"]).action == "restored"
     assert marked_virtual_services(mesh, None, expired_only=False) == []
+
+
+DR = yaml.safe_load("""
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec: {host: reviews, trafficPolicy: {outlierDetection: {consecutive5xxErrors: 3}}}
+""")
+
+
+@pytest.mark.parametrize("kind", ["VirtualService", "DestinationRule"])
+def test_policy_objects_are_applied_and_restored_exactly(kind: str) -> None:
+    from harness.mesh import apply_policy
+
+    mesh = backend()
+    mesh.create_object(DR)
+    before = mesh.get_object(kind, "shop", "reviews")
+    policy = {"kind": kind, "metadata": {"name": "reviews", "namespace": "shop"},
+              "spec": {"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}}],
+                                                        "retries": {"attempts": 0}}]}
+              if kind == "VirtualService" else {"host": "reviews"}}
+    applied = apply_policy(mesh, policy, run_id="r1", owner="ci", ttl_s=60)
+    assert mesh.get_object(kind, "shop", "reviews")["spec"] == policy["spec"]
+    assert restore(mesh, "shop", "reviews", "r1", kind=applied.kind).action == "restored"
+    assert stripped(mesh.get_object(kind, "shop", "reviews")) == stripped(before)
+
+
+def test_a_policy_changed_by_someone_else_is_left_as_they_made_it() -> None:
+    from harness.mesh import apply_policy
+
+    mesh = backend()
+    mesh.create_object(DR)
+    apply_policy(mesh, {**DR, "spec": {"host": "reviews"}}, run_id="r1", owner="ci", ttl_s=60)
+    live = mesh.get_object("DestinationRule", "shop", "reviews")
+    live["spec"]["subsets"] = [{"name": "v9", "labels": {"version": "v9"}}]
+    mesh.replace_object(live)
+    result = restore(mesh, "shop", "reviews", "r1", kind="DestinationRule")
+    assert result.conflict and result.action == "left (conflict)"
+    assert mesh.get_object("DestinationRule", "shop", "reviews")["spec"]["subsets"][0]["name"] == "v9"
