@@ -33,7 +33,7 @@ echo "==> installing the harness into .venv"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
 if [ "$run" = 1 ]; then
-  echo "==> running the example suite on the embedded sandbox (about 2 minutes)"
+  echo "==> running the example suite on the embedded sandbox (about 4 minutes)"
   rc=0
   .venv/bin/harness run --sandbox --state-dir .harness/sandbox experiments/sandbox/ || rc=$?
   # 0 all PASS, 1 a FAIL, 4 only INCONCLUSIVE: the suite ran. The example suite holds one experiment

@@ -279,6 +279,39 @@ def _print_suite(result: Any) -> None:
         out.print(f"resilience score: {result.score:.0f}% of hypotheses passed")
 
 
+@app.command("report")
+@handles_errors
+def report_command(folder: Annotated[Path, typer.Argument(help="A report folder written by harness run.")]) -> None:
+    """Regenerate a run's reports (HTML, JUnit, summary) from its journal and raw samples."""
+    from harness.report import regenerate
+
+    out.print(f"regenerated {regenerate(folder) / 'report.html'}", markup=False)
+
+
+@app.command("history")
+@handles_errors
+def history_command(
+    roots: Annotated[list[Path] | None, typer.Argument(help="Report folders to scan (default: reports/).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show every run under the report folders, and each experiment's trend (for game days)."""
+    from harness.report import history, trends
+
+    rows = history(roots or [Path("reports")])
+    if as_json:
+        print(json.dumps([{**r.__dict__, "folder": str(r.folder)} for r in rows]))
+        return
+    if not rows:
+        out.print("no runs found")
+        return
+    for row in rows:
+        out.print(f"{row.when}  {row.outcome:12} {row.passed}/{row.total} passed  {row.name:36} {row.status}",
+                  markup=False)
+    out.print("trend (oldest first, P pass, F fail, ? inconclusive):")
+    for name, strip in trends(rows).items():
+        out.print(f"  {name:36} {strip}", markup=False)
+
+
 @app.command("validate")
 @handles_errors
 def validate(paths: Annotated[list[Path], typer.Argument(help="Experiment files or folders.")]) -> None:

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from harness.cli import app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-COMMANDS = [["run"], ["inject"], ["revert"], ["validate"], ["schema"], ["cleanup"], ["sandbox", "up"], ["sandbox", "status"],
+COMMANDS = [["run"], ["inject"], ["revert"], ["report"], ["history"], ["validate"], ["schema"], ["cleanup"],
+            ["sandbox", "up"], ["sandbox", "status"],
             ["sandbox", "down"], ["sandbox", "apply"], ["sandbox", "behave"]]
 
 
