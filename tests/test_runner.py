@@ -67,6 +67,15 @@ def test_run_scoped_abort_passes_restores_exactly_and_reports(demo: Any, tmp_pat
     assert suites.find("testsuite").get("tests") == "4"
     assert '<img alt="timeline" src="data:image/png;base64,' in (folder / "report.html").read_text()
     assert suite.exit_code() == 0
+    import pandas as pd
+
+    from harness.report import per_second
+
+    tagged = per_second(pd.read_csv(folder / "samples.csv.gz").query("cohort == 'tagged'"))
+    start, end = result.fault_active
+    assert tagged[tagged["second"] + 1 <= start]["errors"].sum() == 0  # phase boundaries line up
+    assert tagged[(tagged["second"] >= start) & (tagged["second"] + 1 <= end)]["error_rate"].min() > 0.5
+    assert tagged[tagged["second"] >= end + 1]["errors"].sum() == 0
 
 
 def test_no_traffic_in_a_cohort_is_inconclusive_not_pass(demo: Any, tmp_path: Path) -> None:

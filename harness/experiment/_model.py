@@ -120,6 +120,40 @@ class Phases(Model):
         return parse_duration_s(getattr(self, phase))
 
 
+class RequestSpec(Model):
+    """One kind of request of the generic load profile."""
+
+    path: str = Field(pattern=r"^/")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    weight: int = Field(default=1, ge=1)
+    name: str | None = None
+
+
+class Step(Model):
+    users: int = Field(ge=0, le=10_000)
+    duration: Duration
+
+
+class Shape(Model):
+    """How the number of users moves over the run: constant (default), steps, or a spike."""
+
+    kind: Literal["constant", "steps", "spike"] = "constant"
+    steps: list[Step] = Field(default_factory=list)
+    spike_users: int | None = Field(default=None, ge=1)
+    spike_at: Duration | None = None
+    spike_duration: Duration | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Shape:
+        if self.kind == "steps" and not self.steps:
+            raise ValueError("a steps shape needs steps: [{users, duration}, ...]")
+        if self.kind == "spike" and not (self.spike_users and self.spike_at and self.spike_duration):
+            raise ValueError("a spike shape needs spikeUsers, spikeAt and spikeDuration")
+        return self
+
+
 class Load(Model):
     """Locust load through the gateway; a share of users carry the run header (the tagged cohort)."""
 
@@ -130,7 +164,15 @@ class Load(Model):
     rate: float | None = Field(default=None, gt=0, description="target total requests per second")
     tagged_share: float = Field(default=0.5, ge=0, le=1)
     headers: dict[str, str] = Field(default_factory=dict)
-    paths: list[str] = Field(default_factory=list)
+    requests: list[RequestSpec] = Field(default_factory=list, description="the generic profile's requests")
+    shape: Shape = Field(default_factory=Shape)
+    workers: int = Field(default=0, ge=0, le=64, description="local Locust workers (0: one process)")
+
+    @model_validator(mode="after")
+    def _generic_needs_requests(self) -> Load:
+        if self.profile == "generic" and not self.requests and not self.locustfile:
+            raise ValueError("the generic profile needs requests: [{path, method, headers, weight}, ...]")
+        return self
 
 
 Measure = Literal["error_rate", "success_rate", "latency_p50", "latency_p95", "latency_p99", "request_rate",

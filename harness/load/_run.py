@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness._net import free_ports
 from harness._process import ChildProcess, start_process, stop_process
 from harness.errors import LoadError
 from harness.experiment import Load
+from harness.istio import parse_duration_s
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +39,8 @@ class LoadPlan:
 
 def resolve_locustfile(load: Load, experiment_dir: Path | None) -> Path:
     """A named profile from ``loadprofiles/``, or a locustfile path relative to the experiment file."""
+    if load.requests and not load.locustfile:
+        return _checked(PROFILES_DIR / "generic.py")
     if load.locustfile:
         path = Path(load.locustfile)
         if not path.is_absolute() and experiment_dir is not None:
@@ -46,6 +50,10 @@ def resolve_locustfile(load: Load, experiment_dir: Path | None) -> Path:
         if not path.exists():
             known = sorted(p.stem for p in PROFILES_DIR.glob("*.py") if not p.stem.startswith("_"))
             raise LoadError(f"unknown load profile {load.profile!r}", hint=f"known profiles: {', '.join(known)}")
+    return _checked(path)
+
+
+def _checked(path: Path) -> Path:
     if not path.exists():
         raise LoadError(f"locustfile {path} does not exist")
     try:
@@ -68,12 +76,22 @@ def check_gateway(url: str, host_header: str | None, *, timeout_s: float = 3.0) 
                         hint="check target.gatewayUrl, or start the sandbox with --sandbox") from None
 
 
+def _shape(load: Load) -> dict[str, object]:
+    shape = load.shape
+    return {"kind": shape.kind,
+            "steps": [{"users": st.users, "duration_s": parse_duration_s(st.duration)} for st in shape.steps],
+            "spike_users": shape.spike_users,
+            "spike_at_s": parse_duration_s(shape.spike_at) if shape.spike_at else None,
+            "spike_s": parse_duration_s(shape.spike_duration) if shape.spike_duration else None}
+
+
 class LoadRun:
-    """A Locust process sending load for ``duration_s`` (bounded), stoppable at any time."""
+    """Locust (one process, or a local master with N workers) sending load for ``duration_s``, bounded."""
 
     def __init__(self, plan: LoadPlan) -> None:
         self.plan = plan
         self.child: ChildProcess | None = None
+        self.workers: list[ChildProcess] = []
         self.started_at: float | None = None
 
     def start(self) -> LoadRun:
@@ -82,13 +100,25 @@ class LoadRun:
             "samples_path": str(plan.samples_path), "run_id": plan.run_id, "tagged_share": load.tagged_share,
             "headers": load.headers, "host_header": plan.host_header, "parent_pid": os.getpid(),
             "rate_per_user": (load.rate / load.users) if load.rate else None,
+            "requests": [r.model_dump() for r in load.requests], "shape": _shape(load), "users": load.users,
+            "spawn_rate": load.spawn_rate, "duration_s": plan.duration_s, "distributed": load.workers > 0,
         }
-        argv = [sys.executable, "-m", "locust", "-f", f"{SUPPORT_FILE},{plan.locustfile}", "--headless",
-                "--host", plan.gateway_url, "-u", str(load.users), "-r", str(load.spawn_rate),
-                "-t", f"{int(plan.duration_s) + 1}s", "--stop-timeout", "2", "--only-summary",
-                "--exit-code-on-error", "0", "--loglevel", "WARNING"]
         env = {"HARNESS_LOAD_CONFIG": json.dumps(config), "PYTHONUNBUFFERED": "1"}
+        files = f"{SUPPORT_FILE},{plan.locustfile}"
+        common = ["--loglevel", "WARNING"]
+        argv = [sys.executable, "-m", "locust", "-f", files, "--headless", "--host", plan.gateway_url,
+                "-u", str(load.users), "-r", str(load.spawn_rate), "-t", f"{int(plan.duration_s) + 1}s",
+                "--stop-timeout", "2", "--only-summary", "--exit-code-on-error", "0", *common]
+        if load.workers:
+            (port,) = free_ports(1)
+            argv += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                     "--expect-workers", str(load.workers), "--csv", str(plan.samples_path.parent / "locust")]
         self.child = start_process("locust", argv, log_path=plan.log_path, env=env)
+        for index in range(load.workers):
+            worker = [sys.executable, "-m", "locust", "-f", files, "--worker", "--master-host", "127.0.0.1",
+                      "--master-port", str(port), *common]
+            log = plan.log_path.with_name(f"locust-worker-{index}.log")
+            self.workers.append(start_process(f"locust-worker-{index}", worker, log_path=log, env=env))
         self.started_at = time.time()
         return self
 
@@ -96,18 +126,25 @@ class LoadRun:
         return self.child is not None and self.child.is_alive()
 
     def stop(self) -> None:
-        """Stop Locust (TERM lets it flush the record), then KILL if it lingers."""
-        if self.child is not None:
-            stop_process(self.child.record, timeout_s=8, popen=self.child.popen)
+        """Stop Locust (TERM lets it flush the record), workers after their master, then KILL stragglers."""
+        for child in ([self.child] if self.child else []) + self.workers:
+            stop_process(child.record, timeout_s=8, popen=child.popen)
 
     def samples(self) -> pd.DataFrame:
-        """Every request: t (epoch s), cohort, name, status, latency_ms, outcome."""
+        """Every request: t (epoch s), cohort, name, status, latency_ms, outcome (merged across workers)."""
         import pandas as pd
 
-        try:
-            return pd.read_csv(self.plan.samples_path, dtype={"cohort": str, "name": str, "outcome": str})
-        except (FileNotFoundError, pd.errors.EmptyDataError):
+        paths = sorted(self.plan.samples_path.parent.glob(self.plan.samples_path.name + ".*")) \
+            if self.plan.load.workers else [self.plan.samples_path]
+        frames = []
+        for path in paths:
+            try:
+                frames.append(pd.read_csv(path, dtype={"cohort": str, "name": str, "outcome": str}))
+            except (FileNotFoundError, pd.errors.EmptyDataError):
+                continue
+        if not frames:
             return pd.DataFrame(columns=["t", "cohort", "name", "status", "latency_ms", "outcome"])
+        return pd.concat(frames, ignore_index=True).sort_values("t", ignore_index=True)
 
     def output_tail(self) -> str:
         return self.child.output_tail() if self.child else ""

@@ -16,7 +16,9 @@ import threading
 import time
 from typing import Any
 
-from locust import FastHttpUser, events
+from locust import FastHttpUser, LoadTestShape, events
+
+from harness.load._shape import users_at
 
 RUN_HEADER = "x-chaos-run"
 _user_numbers = itertools.count()
@@ -73,9 +75,11 @@ class ChaosHttpUser(FastHttpUser):
             return max(0.0, self._last_start - now)
         return 0.0
 
-    def call(self, path: str, *, name: str | None = None, method: str = "GET") -> None:
+    def call(self, path: str, *, name: str | None = None, method: str = "GET", headers: dict[str, str] | None = None,
+             body: str | None = None) -> None:
         """Send one request, classified and recorded with this user's cohort."""
-        with self.client.request(method, path, name=name or path, headers=self.request_headers,
+        all_headers = {**self.request_headers, **(headers or {})}
+        with self.client.request(method, path, name=name or path, headers=all_headers, data=body,
                                  catch_response=True, context={"cohort": self.cohort}) as response:
             outcome = classify(response.status_code or 0, response.content or b"", response.headers)
             if outcome != "ok":
@@ -128,6 +132,8 @@ def _on_init(environment: Any, **_: Any) -> None:
     # this file may be loaded twice (as -f and imported by a profile): one recorder per process
     if not path or getattr(environment, "harness_recorder", None) is not None:
         return
+    if _config().get("distributed"):
+        path = f"{path}.{os.getpid()}"  # one file per process; the harness merges them
     _recorder = environment.harness_recorder = _Recorder(path)
     environment.events.request.add_listener(_recorder.on_request)
     parent = int(_config().get("parent_pid", 0))
@@ -151,3 +157,16 @@ def _on_quit(environment: Any, **_: Any) -> None:
     recorder = getattr(environment, "harness_recorder", None)
     if recorder is not None:
         recorder.close()
+
+
+if _config().get("shape", {}).get("kind") in ("steps", "spike"):
+
+    class HarnessShape(LoadTestShape):
+        """Steps or a spike, from the experiment's load.shape; stops after the planned duration."""
+
+        def tick(self) -> tuple[int, float] | None:
+            config = _config()
+            elapsed = self.get_run_time()
+            if elapsed >= config["duration_s"]:
+                return None
+            return users_at(config["shape"], int(config["users"]), elapsed), float(config["spawn_rate"])

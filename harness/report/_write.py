@@ -36,7 +36,9 @@ def write_reports(result: RunResult, samples: pd.DataFrame, folder: Path) -> Pat
     try:
         folder.mkdir(parents=True, exist_ok=True)
         samples.to_csv(folder / "samples.csv.gz", index=False, compression="gzip")
-        (folder / "samples.csv").unlink(missing_ok=True)  # the load generator's live file, now compressed
+        for live in folder.glob("samples.csv*"):  # the load generators' live files, now compressed
+            if live.name != "samples.csv.gz":
+                live.unlink()
         (folder / "journal.json").write_text(json.dumps(journal(result), indent=2))
         write_junit([result], folder / "junit.xml")
         (folder / "summary.md").write_text(summary_markdown(result))
