@@ -20,9 +20,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 GROUP = "networking.istio.io"
-PLURALS = {"virtualservices": "VirtualService", "destinationrules": "DestinationRule", "gateways": "Gateway"}
-PATH = re.compile(rf"^/apis/{re.escape(GROUP)}/(?P<version>[^/]+)(?:/namespaces/(?P<ns>[^/]+))?/(?P<plural>[a-z]+)"
-                  r"(?:/(?P<name>[^/]+))?$")
+PLURALS = {"virtualservices": "VirtualService", "destinationrules": "DestinationRule", "gateways": "Gateway",
+           "services": "Service", "configmaps": "ConfigMap", "deployments": "Deployment"}
+PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))(?:/namespaces/(?P<ns>[^/]+))?"
+                  r"/(?P<plural>[a-z]+)(?:/(?P<name>[^/]+))?$")
+RETURNS_OBJECT_ON_DELETE = frozenset({"services", "virtualservices", "destinationrules", "gateways"})
+# which (group, version) serves which resources; the Istio group's versions are configurable
+OTHER_GROUPS = {("", "v1"): {"services", "configmaps"}, ("apps", "v1"): {"deployments"}}
 
 
 class FakeApiServer:
@@ -93,7 +97,7 @@ class FakeApiServer:
         if path == f"/apis/{GROUP}":
             return 200, self._group()
         match = PATH.match(path)
-        if not match or match["plural"] not in PLURALS or match["version"] not in self.versions:
+        if not match or not self._serves(match["group"] or "", match["core"] or match["version"], match["plural"]):
             return _status(404, "NotFound", f"the server could not find the requested resource ({path})")
         plural, ns, name = match["plural"], match["ns"], match["name"]
         kind = PLURALS[plural]
@@ -101,7 +105,8 @@ class FakeApiServer:
             if method == "GET" and name is None:
                 items = [copy.deepcopy(o) for (p, n, _), o in sorted(self.objects.items())
                          if p == plural and ns in (None, n) and _selected(o, query.get("labelSelector", [""])[0])]
-                return 200, {"apiVersion": f"{GROUP}/{match['version']}", "kind": f"{kind}List", "items": items,
+                return 200, {"apiVersion": match["core"] or f"{match['group']}/{match['version']}",
+                             "kind": f"{kind}List", "items": items,
                              "metadata": {"resourceVersion": str(self.resource_version)}}
             key = (plural, ns or "default", name or (body or {}).get("metadata", {}).get("name", ""))
             current = self.objects.get(key)
@@ -129,8 +134,10 @@ class FakeApiServer:
                 if wanted and wanted != current["metadata"]["resourceVersion"]:
                     return _conflict(plural, key[2])
                 del self.objects[key]
+                if plural in RETURNS_OBJECT_ON_DELETE:  # as the real API server answers these
+                    return 200, current
                 return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success",
-                             "details": {"name": key[2], "group": GROUP, "kind": plural}}
+                             "details": {"name": key[2], "kind": plural}}
         return _status(405, "MethodNotAllowed", f"{method} is not supported")
 
     def _patch(self, plural: str, key: tuple[str, str, str], current: dict[str, Any], content_type: str,
@@ -150,6 +157,12 @@ class FakeApiServer:
         return _status(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
                        f"accepted media types include: application/json-patch+json, application/merge-patch+json "
                        f"(got {content_type})")
+
+    def _serves(self, group: str, version: str, plural: str) -> bool:
+        if group == GROUP:
+            return version in self.versions and plural in PLURALS and PLURALS[plural] in (
+                "VirtualService", "DestinationRule", "Gateway")
+        return plural in OTHER_GROUPS.get((group, version), set())
 
     def _group(self) -> dict[str, Any]:
         versions = [{"groupVersion": f"{GROUP}/{v}", "version": v} for v in self.versions]

@@ -154,6 +154,17 @@ class Shape(Model):
         return self
 
 
+class WorkerPods(Model):
+    """Locust workers as pods in a cluster; the master runs where the harness runs."""
+
+    namespace: str
+    count: int = Field(ge=1, le=500)
+    image: str = "istio-chaos-harness:0.1.0"
+    master_host: str = Field(description="address of this machine as the pods can reach it")
+    master_port: int = Field(default=5557, ge=1, le=65535)
+    context: str | None = None
+
+
 class Load(Model):
     """Locust load through the gateway; a share of users carry the run header (the tagged cohort)."""
 
@@ -167,6 +178,13 @@ class Load(Model):
     requests: list[RequestSpec] = Field(default_factory=list, description="the generic profile's requests")
     shape: Shape = Field(default_factory=Shape)
     workers: int = Field(default=0, ge=0, le=64, description="local Locust workers (0: one process)")
+    pods: WorkerPods | None = None
+
+    @model_validator(mode="after")
+    def _one_kind_of_workers(self) -> Load:
+        if self.workers and self.pods:
+            raise ValueError("use local workers or worker pods, not both")
+        return self
 
     @model_validator(mode="after")
     def _generic_needs_requests(self) -> Load:

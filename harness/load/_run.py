@@ -101,7 +101,7 @@ class LoadRun:
             "headers": load.headers, "host_header": plan.host_header, "parent_pid": os.getpid(),
             "rate_per_user": (load.rate / load.users) if load.rate else None,
             "requests": [r.model_dump() for r in load.requests], "shape": _shape(load), "users": load.users,
-            "spawn_rate": load.spawn_rate, "duration_s": plan.duration_s, "distributed": load.workers > 0,
+            "spawn_rate": load.spawn_rate, "duration_s": plan.duration_s,
         }
         env = {"HARNESS_LOAD_CONFIG": json.dumps(config), "PYTHONUNBUFFERED": "1"}
         files = f"{SUPPORT_FILE},{plan.locustfile}"
@@ -113,7 +113,13 @@ class LoadRun:
             (port,) = free_ports(1)
             argv += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                      "--expect-workers", str(load.workers), "--csv", str(plan.samples_path.parent / "locust")]
+        if load.pods:
+            # pods connect from the cluster: the master must listen beyond loopback
+            argv += ["--master", "--master-bind-host", "0.0.0.0", "--master-bind-port", str(load.pods.master_port),
+                     "--expect-workers", str(load.pods.count), "--csv", str(plan.samples_path.parent / "locust")]
         self.child = start_process("locust", argv, log_path=plan.log_path, env=env)
+        if load.pods:
+            self._start_pods(config)
         for index in range(load.workers):
             worker = [sys.executable, "-m", "locust", "-f", files, "--worker", "--master-host", "127.0.0.1",
                       "--master-port", str(port), *common]
@@ -122,6 +128,20 @@ class LoadRun:
         self.started_at = time.time()
         return self
 
+    def _start_pods(self, config: dict[str, object]) -> None:
+        from kubernetes import config as kube_config
+
+        from harness.load._kubernetes import WorkerPlan, WorkerPods, render
+
+        pods = self.plan.load.pods
+        assert pods is not None
+        plan = WorkerPlan(pods.namespace, self.plan.run_id, pods.count, pods.master_host, pods.master_port, pods.image,
+                          self.plan.locustfile, config)
+        self._pod_objects = render(plan)
+        self._pods = WorkerPods(kube_config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"),
+                                                                   context=pods.context))
+        self._pods.apply(self._pod_objects)
+
     def is_alive(self) -> bool:
         return self.child is not None and self.child.is_alive()
 
@@ -129,22 +149,19 @@ class LoadRun:
         """Stop Locust (TERM lets it flush the record), workers after their master, then KILL stragglers."""
         for child in ([self.child] if self.child else []) + self.workers:
             stop_process(child.record, timeout_s=8, popen=child.popen)
+        if getattr(self, "_pods", None) is not None:
+            self._pods.delete(self._pod_objects)  # worker pods stop with their master anyway; tidy up
+            self._pods = None
 
     def samples(self) -> pd.DataFrame:
-        """Every request: t (epoch s), cohort, name, status, latency_ms, outcome (merged across workers)."""
+        """Every request: t (epoch s), cohort, name, status, latency_ms, outcome (workers report to the master)."""
         import pandas as pd
 
-        paths = sorted(self.plan.samples_path.parent.glob(self.plan.samples_path.name + ".*")) \
-            if self.plan.load.workers else [self.plan.samples_path]
-        frames = []
-        for path in paths:
-            try:
-                frames.append(pd.read_csv(path, dtype={"cohort": str, "name": str, "outcome": str}))
-            except (FileNotFoundError, pd.errors.EmptyDataError):
-                continue
-        if not frames:
+        try:
+            frame = pd.read_csv(self.plan.samples_path, dtype={"cohort": str, "name": str, "outcome": str})
+        except (FileNotFoundError, pd.errors.EmptyDataError):
             return pd.DataFrame(columns=["t", "cohort", "name", "status", "latency_ms", "outcome"])
-        return pd.concat(frames, ignore_index=True).sort_values("t", ignore_index=True)
+        return frame.sort_values("t", ignore_index=True)
 
     def output_tail(self) -> str:
         return self.child.output_tail() if self.child else ""

@@ -43,6 +43,10 @@ def classify(status: int, body: bytes, headers: Any) -> str:
 
 
 def _config() -> dict[str, Any]:
+    path = os.environ.get("HARNESS_LOAD_CONFIG_FILE")  # worker pods get it from a ConfigMap
+    if path:
+        with open(path) as handle:
+            return dict(json.load(handle))
     return dict(json.loads(os.environ.get("HARNESS_LOAD_CONFIG", "{}")))
 
 
@@ -87,12 +91,18 @@ class ChaosHttpUser(FastHttpUser):
 
 
 class _Recorder:
-    """Writes every request event to a CSV file; flushed every second and at the end."""
+    """Records every request event. A local or master process writes them to a CSV file (flushed each
+    second); a worker sends them to its master in batches, so distributed runs (worker pods
+    included) end up in the master's one file."""
 
-    def __init__(self, path: str) -> None:
-        self._file = open(path, "w", newline="", buffering=1 << 16)  # noqa: SIM115 (closed at test_stop)
-        self._writer = csv.writer(self._file)
-        self._writer.writerow(["t", "cohort", "name", "status", "latency_ms", "outcome"])
+    COLUMNS = ["t", "cohort", "name", "status", "latency_ms", "outcome"]
+
+    def __init__(self, path: str | None) -> None:
+        self._file = open(path, "w", newline="", buffering=1 << 16) if path else None  # noqa: SIM115
+        self._writer = csv.writer(self._file) if self._file else None
+        if self._writer:
+            self._writer.writerow(self.COLUMNS)
+        self._batch: list[list[str]] = []
         self._lock = threading.Lock()
 
     def on_request(self, request_type: str, name: str, response_time: float, response_length: int,
@@ -101,17 +111,34 @@ class _Recorder:
         status = getattr(response, "status_code", 0) or 0
         outcome = "ok" if exception is None else _outcome_of(exception)
         started = start_time if start_time is not None else time.time() - response_time / 1000
+        row = [f"{started:.6f}", (context or {}).get("cohort", "control"), name, str(status),
+               f"{response_time:.3f}", outcome]
         with self._lock:
-            self._writer.writerow([f"{started:.6f}", (context or {}).get("cohort", "control"), name, status,
-                                   f"{response_time:.3f}", outcome])
+            if self._writer is not None:
+                self._writer.writerow(row)
+            else:
+                self._batch.append(row)
+
+    def write_rows(self, rows: list[list[str]]) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.writerows(rows)
+
+    def take_batch(self) -> list[list[str]]:
+        with self._lock:
+            batch, self._batch = self._batch, []
+        return batch
 
     def flush(self) -> None:
         with self._lock:
-            self._file.flush()
+            if self._file is not None:
+                self._file.flush()
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
+                self._file, self._writer = None, None
 
 
 def _outcome_of(exception: Exception) -> str:
@@ -122,26 +149,39 @@ def _outcome_of(exception: Exception) -> str:
     return "connection_error"
 
 
-_recorder: _Recorder | None = None
+MESSAGE = "harness_samples"
 
 
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
-    global _recorder
-    path = _config().get("samples_path")
+    from locust.runners import MasterRunner, WorkerRunner
+
+    config = _config()
     # this file may be loaded twice (as -f and imported by a profile): one recorder per process
-    if not path or getattr(environment, "harness_recorder", None) is not None:
+    if getattr(environment, "harness_recorder", None) is not None:
         return
-    if _config().get("distributed"):
-        path = f"{path}.{os.getpid()}"  # one file per process; the harness merges them
-    _recorder = environment.harness_recorder = _Recorder(path)
-    environment.events.request.add_listener(_recorder.on_request)
-    parent = int(_config().get("parent_pid", 0))
+    worker = isinstance(environment.runner, WorkerRunner)
+    if not config.get("samples_path") and not worker:
+        return
+    recorder = environment.harness_recorder = _Recorder(None if worker else config["samples_path"])
+    environment.events.request.add_listener(recorder.on_request)
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message(MESSAGE, lambda msg, **_: recorder.write_rows(msg.data))
+    if worker:
+        def send_batch(**_: Any) -> None:
+            batch = recorder.take_batch()
+            if batch:
+                environment.runner.send_message(MESSAGE, batch)
+
+        environment.events.test_stop.add_listener(send_batch)
+    parent = int(config.get("parent_pid", 0))
 
     def flush_and_watch_parent() -> None:
         while True:
             time.sleep(1)
-            environment.harness_recorder.flush()
+            if worker:
+                send_batch()
+            recorder.flush()
             if parent and os.getppid() != parent and environment.runner is not None:
                 # the harness died: nobody listens to the results, so stop loading the gateway
                 environment.runner.quit()

@@ -8,6 +8,7 @@ race is a 409 that becomes ConflictError. Third-party errors are translated here
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -62,7 +63,9 @@ class KubernetesBackend:
         from kubernetes import client, config
 
         try:
-            api_client = config.new_client_from_config(config_file=config_file, context=context)
+            # read $KUBECONFIG now, not when the client library was imported
+            api_client = config.new_client_from_config(config_file=config_file or os.environ.get("KUBECONFIG"),
+                                                       context=context)
         except config.ConfigException as exc:
             raise KubernetesError(f"cannot load kubeconfig: {exc}",
                                   hint="set KUBECONFIG or pass --context; in a pod, use a ServiceAccount") from None

@@ -83,4 +83,4 @@ def test_local_distributed_mode_gives_the_same_totals_as_the_workers_report(demo
         aggregated = next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
     assert len(samples) > 50
     assert len(samples) == int(aggregated["Request Count"])
-    assert len(list(tmp_path.glob("samples.csv.*"))) == 3  # master (empty) + two workers
+    assert set(samples["cohort"]) == {"tagged", "control"}
