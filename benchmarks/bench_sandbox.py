@@ -18,7 +18,6 @@ from pathlib import Path
 
 import psutil
 
-from harness._process import ProcessRecord
 from harness.sandbox import Sandbox
 from harness.sandbox._envoy import proxy_paths, read_versions, write_json_atomic
 
