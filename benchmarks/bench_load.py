@@ -97,11 +97,12 @@ def steady_rate(gateway: str, load: Load, seconds: int, folder: Path) -> float:
 
 
 def _count_from_log(log: Path) -> int:
+    """The request count of Locust's own summary (last column of its last "Aggregated" row)."""
     for line in reversed(log.read_text().splitlines()):
         parts = line.split()
-        if parts[:1] == ["Aggregated"] and len(parts) > 1 and parts[1].isdigit():
-            return int(parts[1])
-    return 0
+        if parts[:1] == ["Aggregated"] and parts[-1].isdigit():
+            return int(parts[-1])
+    raise RuntimeError(f"no summary in {log}")
 
 
 def main() -> None:
