@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import BackendError, HarnessError
-from harness.experiment import Experiment, Failure, Hypothesis, LoadedExperiment
-from harness.istio import load_istio
+from harness.experiment import ENVOY_COUNTERS, Experiment, Failure, Hypothesis, LoadedExperiment
+from harness.istio import load_istio, resolve_host
 from harness.load import LoadPlan, LoadRun, check_gateway, resolve_locustfile
 from harness.mesh import (
     AppliedFault,
@@ -30,7 +30,7 @@ from harness.mesh import (
     is_active,
     restore,
 )
-from harness.metrics import Prometheus, Window
+from harness.metrics import MeshSelector, Prometheus, Window, envoy_cluster_stat, requests
 from harness.report import Change, RunResult, report_dir, write_reports
 from harness.verdict import Outcome, Timeline, Verdict, evaluate
 
@@ -39,6 +39,15 @@ Progress = Callable[[str], None]
 TICK_S = 1.0
 GUARDRAIL_EVERY_S = 5.0
 PROGRESS_EVERY_S = 5.0
+
+
+PROXY_STATS_HINT = (
+    "Istio does not export Envoy cluster stats by default; enable them with\n"
+    "  meshConfig:\n    defaultConfig:\n      proxyStatsMatcher:\n"
+    "        inclusionRegexps: [\".*outlier_detection.*\", \".*upstream_rq_retry.*\", "
+    "\".*upstream_rq_pending_overflow.*\", \".*circuit_breakers.*\"]\n"
+    "(restart the proxies), or judge istio_requests_total instead"
+)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -160,6 +169,25 @@ class _Run:
 
     def baseline(self) -> None:
         self._phase("baseline", self.exp.phases.seconds("baseline"))
+
+    def check_series(self) -> None:
+        """Before injecting: every mesh hypothesis has the series it needs (traffic has flowed by now)."""
+        prom = self.target.prometheus
+        if prom is None:
+            return
+        for h in [*self.exp.hypotheses, *self.exp.guardrails]:
+            if h.source != "mesh" or h.service is None:
+                continue
+            if h.measure in ENVOY_COUNTERS:
+                query = envoy_cluster_stat(ENVOY_COUNTERS[h.measure], resolve_host(h.service, self.exp.target.namespace),
+                                           subset=h.subset, pod=h.source_workload)
+                hint = PROXY_STATS_HINT
+            else:
+                query = requests(MeshSelector(h.service, self.exp.target.namespace, source_workload=h.source_workload))
+                hint = "check the service name, namespace and sourceWorkload, and that the load reaches it"
+            if not prom.instant(f"count({query})", time.time()):
+                raise HarnessError(f"hypothesis {h.name!r} needs {query}, which Prometheus does not have; "
+                                   "no fault was injected", hint=hint)
 
     def inject(self) -> None:
         started = time.time()
@@ -327,6 +355,7 @@ def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions
             stack.callback(run.stop_load)
             run.start_load(locustfile, folder)
             run.baseline()
+            run.check_series()
             stack.callback(run.revert)  # registered before the first write: any failure reverts
             run.inject()
             run.observe()

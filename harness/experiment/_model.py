@@ -213,6 +213,10 @@ class Hypothesis(Model):
     flag: str | None = None
     below: float | None = None
     above: float | None = None
+    versus: Literal["baseline", "control"] | None = Field(
+        default=None, description="compare with the baseline phase (same cohort) or the control cohort (same "
+        "phase); the bounds then apply to the difference (or ratio) between the two")
+    relation: Literal["difference", "ratio"] = "difference"
     within: Duration | None = Field(default=None, description="fault phase: judge only its first T")
     after: Duration | None = Field(default=None, description="recovery phase: judge from T after the revert on")
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
@@ -229,6 +233,15 @@ class Hypothesis(Model):
             raise ValueError("the mesh cannot tell cohorts apart; use source: client for tagged/control")
         if self.measure in ENVOY_COUNTERS and self.source != "mesh":
             raise ValueError(f"{self.measure} is an Envoy stat: use source: mesh")
+        if self.versus is not None:
+            if self.measure in ENVOY_COUNTERS or self.measure == "request_rate":
+                raise ValueError(f"versus compares rates and latencies, not {self.measure}")
+            if self.versus == "control" and (self.source != "client" or self.cohort == "control"):
+                raise ValueError("versus: control compares a client cohort (tagged or all) with the control cohort")
+            if self.versus == "baseline" and self.phase == "baseline":
+                raise ValueError("versus: baseline needs phase fault or recovery")
+            if self.measure.startswith("latency") and self.source != "client":
+                raise ValueError("latency comparisons use a rank test on client samples: use source: client")
         return self
 
 

@@ -19,6 +19,7 @@ from harness.metrics import (
     server_errors,
     with_flag,
 )
+from harness.verdict._compare import rate_difference_interval, rate_ratio_interval, shift_test
 from harness.verdict._outcome import Outcome, Verdict, describe_bound, judge_interval
 from harness.verdict._stats import bucket_quantile_interval, quantile_interval, trials_needed, wilson_interval, z_value
 
@@ -76,6 +77,12 @@ def evaluate(h: Hypothesis, *, samples: pd.DataFrame, timeline: Timeline, promet
         return Verdict(outcome=Outcome.INCONCLUSIVE, reason=why, **base)
     if timeline.fault_lost_at and h.phase == "fault":
         base["details"] = {"note": "judged only up to the moment the fault was removed by someone else"}
+    if h.versus is not None:
+        reference, why = _reference_window(h, timeline, window)
+        if reference is None:
+            return Verdict(outcome=Outcome.INCONCLUSIVE, reason=why, **base)
+        if h.source == "client":
+            return _client_versus(h, samples, window, reference, base)
     if h.source == "client":
         return _client(h, samples, window, base)
     if prometheus is None:
@@ -87,6 +94,11 @@ def evaluate(h: Hypothesis, *, samples: pd.DataFrame, timeline: Timeline, promet
         return _guard_prometheus(lambda: _envoy_counter(h, prometheus, counted, namespace, base), counted, base)
     # rates: skip two scrape intervals at the start, whose increments may predate the window
     shrunk = Window(window.start + 2 * timeline.scrape_interval_s, window.end)
+    if h.versus is not None:
+        ref = timeline.phases["baseline"]
+        ref_shrunk = Window(ref.start + 2 * timeline.scrape_interval_s, ref.end)
+        return _guard_prometheus(lambda: _mesh_versus(h, prometheus, shrunk, ref_shrunk, namespace, base), shrunk,
+                                 base)
     return _guard_prometheus(lambda: _mesh(h, prometheus, shrunk, namespace, base), shrunk, base)
 
 
@@ -98,23 +110,83 @@ def _guard_prometheus(judge: Callable[[], Verdict], window: Window, base: dict[s
                        window=(window.start, window.end), **base)  # type: ignore[arg-type]
 
 
-def _client(h: Hypothesis, samples: pd.DataFrame, window: Window, base: dict[str, object]) -> Verdict:
+def _reference_window(h: Hypothesis, timeline: Timeline, window: Window) -> tuple[Window | None, str]:
+    if h.versus == "control":
+        return window, ""
+    return timeline.window("baseline")
+
+
+def _frame(samples: pd.DataFrame, window: Window, cohort: str) -> pd.DataFrame:
     chosen = samples[(samples["t"] >= window.start) & (samples["t"] < window.end)]
-    if h.cohort != "all":
-        chosen = chosen[chosen["cohort"] == h.cohort]
+    return chosen if cohort == "all" else chosen[chosen["cohort"] == cohort]
+
+
+def _hits(h: Hypothesis, frame: pd.DataFrame) -> int:
+    if h.measure == "flag_rate":
+        return int((frame["outcome"] == h.flag).sum())
+    if h.measure == "success_rate":
+        return int((frame["outcome"] == "ok").sum())
+    return int((frame["outcome"] != "ok").sum())
+
+
+def _client_versus(h: Hypothesis, samples: pd.DataFrame, window: Window, reference: Window,
+                   base: dict[str, object]) -> Verdict:
+    frame = _frame(samples, window, h.cohort)
+    ref_frame = _frame(samples, reference, "control" if h.versus == "control" else h.cohort)
+    where = base | {"window": (window.start, window.end),
+                    "query": f"client samples, {h.cohort} in {h.phase} vs {h.versus}"}
+    if frame.empty or ref_frame.empty:
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in one of the compared groups",
+                       **where)  # type: ignore[arg-type]
+    if h.measure in QUANTILES:
+        outcome, estimate, reason = shift_test(frame["latency_ms"].tolist(), ref_frame["latency_ms"].tolist(),
+                                               below=h.below, above=h.above, relation=h.relation,
+                                               confidence=h.confidence)
+        return Verdict(outcome=outcome, value=estimate, samples=len(frame), reason=reason,
+                       details={"reference_samples": len(ref_frame), "estimate": f"median {h.relation}"},
+                       **where)  # type: ignore[arg-type]
+    return _compare_rates(h, _hits(h, frame), len(frame), _hits(h, ref_frame), len(ref_frame), where)
+
+
+def _mesh_versus(h: Hypothesis, prom: Prometheus, window: Window, reference: Window, namespace: str,
+                 base: dict[str, object]) -> Verdict:
+    assert h.service is not None
+    sel = MeshSelector(h.service, namespace, source_workload=h.source_workload)
+    hit_query = with_flag(sel, h.flag or "") if h.measure == "flag_rate" else server_errors(sel)
+    counts = []
+    for w in (window, reference):
+        n, k = prom.count(requests(sel), w), prom.count(hit_query, w)
+        counts += [int(round(n - k if h.measure == "success_rate" else k)), int(round(n))]
+    where = base | {"window": (window.start, window.end), "query": f"{hit_query} / {requests(sel)}, vs baseline"}
+    return _compare_rates(h, *counts, where)
+
+
+def _compare_rates(h: Hypothesis, k1: int, n1: int, k2: int, n2: int, where: dict[str, object]) -> Verdict:
+    if n1 == 0 or n2 == 0:
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in one of the compared groups",
+                       **where)  # type: ignore[arg-type]
+    if h.relation == "ratio":
+        value, low, high = rate_ratio_interval(k1, n1, k2, n2, h.confidence)
+        kind = "Katz interval of the ratio"
+    else:
+        value = k1 / n1 - k2 / n2
+        low, high = rate_difference_interval(k1, n1, k2, n2, h.confidence)
+        kind = "Newcombe interval of the difference"
+    outcome = judge_interval(low, high, below=h.below, above=h.above)
+    return Verdict(outcome=outcome, value=value, interval=(low, high), samples=n1,
+                   reason=_reason(outcome, f"{h.confidence:.0%} {kind}"),
+                   details={"hits": k1, "reference_hits": k2, "reference_samples": n2},
+                   **where)  # type: ignore[arg-type]
+
+
+def _client(h: Hypothesis, samples: pd.DataFrame, window: Window, base: dict[str, object]) -> Verdict:
+    chosen = _frame(samples, window, h.cohort)
     where = {"window": (window.start, window.end), "query": f"client samples, cohort={h.cohort}"}
     if h.measure in QUANTILES:
         return _quantile(h, sorted(chosen["latency_ms"].tolist()), base | where)
-    n = len(chosen)
     if h.measure == "request_rate":
-        return _request_rate(h, n, window, base | where)
-    if h.measure == "flag_rate":
-        k = int((chosen["outcome"] == h.flag).sum())
-    elif h.measure == "success_rate":
-        k = int((chosen["outcome"] == "ok").sum())
-    else:
-        k = int((chosen["outcome"] != "ok").sum())
-    return _rate(h, k, n, base | where)
+        return _request_rate(h, len(chosen), window, base | where)
+    return _rate(h, _hits(h, chosen), len(chosen), base | where)
 
 
 def _mesh(h: Hypothesis, prom: Prometheus, window: Window, namespace: str, base: dict[str, object]) -> Verdict:
