@@ -188,9 +188,12 @@ def run(
     if dry_run:
         out.print(_dry_run(paths, experiments, options), markup=False)
         return
-    with suites.open_target(experiments, options, _progress) as target:
-        result = suites.run_suite(paths, target, report_root=report_dir, progress=_progress, junit=junit,
-                                  inconclusive_fails=inconclusive_fails)
+    try:
+        with suites.open_target(experiments, options, _progress) as target:
+            result = suites.run_suite(paths, target, report_root=report_dir, progress=_progress, junit=junit,
+                                      inconclusive_fails=inconclusive_fails)
+    finally:
+        _progress.stop()
     _print_suite(result)
     raise typer.Exit(int(result.exit_code(inconclusive_fails=inconclusive_fails)))
 
@@ -259,8 +262,33 @@ def revert_command(
         out.print(f"{result.namespace}/{result.name}: {result.action} {result.detail}".rstrip(), markup=False)
 
 
-def _progress(message: str) -> None:
-    err.print(f"[dim]{message}[/]", markup=True, soft_wrap=True)
+class _LiveProgress:
+    """On a terminal the phase line updates in place; in CI logs every line is printed plainly."""
+
+    def __init__(self) -> None:
+        self._status: Any = None
+
+    def __call__(self, message: str) -> None:
+        is_phase_line = " left " in message
+        if not err.is_terminal:
+            err.print(message, markup=False, highlight=False)
+        elif is_phase_line:
+            if self._status is None:
+                self._status = err.status(message)
+                self._status.start()
+            else:
+                self._status.update(message)
+        else:
+            self.stop()
+            err.print(f"[dim]{message}[/]", markup=True)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+_progress = _LiveProgress()
 
 
 def _print_suite(result: Any) -> None:

@@ -176,14 +176,15 @@ class _Run:
         if prom is None:
             return
         for h in [*self.exp.hypotheses, *self.exp.guardrails]:
-            if h.source != "mesh" or h.service is None:
+            if h.source != "mesh" or h.service is None or h.measure == "promql":
                 continue
             if h.measure in ENVOY_COUNTERS:
                 query = envoy_cluster_stat(ENVOY_COUNTERS[h.measure], resolve_host(h.service, self.exp.target.namespace),
                                            subset=h.subset, pod=h.source_workload)
                 hint = PROXY_STATS_HINT
             else:
-                query = requests(MeshSelector(h.service, self.exp.target.namespace, source_workload=h.source_workload))
+                query = requests(MeshSelector(h.service, self.exp.target.namespace, reporter=h.reporter,
+                                              source_workload=h.source_workload))
                 hint = "check the service name, namespace and sourceWorkload, and that the load reaches it"
             if not prom.instant(f"count({query})", time.time()):
                 raise HarnessError(f"hypothesis {h.name!r} needs {query}, which Prometheus does not have; "
@@ -282,6 +283,7 @@ class _Run:
             time.sleep(wait)  # the last scrape must cover the end of the recovery window
         timeline = self._timeline()
         samples = self.samples()
+        self.result.load_summary = summarise(samples, self.result.phases)
         self.result.verdicts = [self._evaluate(h, samples, timeline) for h in self.exp.hypotheses]
 
     # -- helpers --------------------------------------------------------------------------------
@@ -339,6 +341,23 @@ class _Run:
         injected = bool(self.applied) or self.behaviour_before is not None
         active = "yes" if injected and not self.reverted and self.result.fault_lost_at is None else "no"
         return f"{phase:9} {max(0.0, left_s):5.0f}s left  {rate:7.1f} req/s  errors {errors:5.1f}%  fault active: {active}"
+
+
+def summarise(samples: Any, phases: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """Requests, errors and latency per phase and cohort: the data summary kept in the journal."""
+    summary: dict[str, Any] = {}
+    for phase, (start, end) in phases.items():
+        inside = samples[(samples["t"] >= start) & (samples["t"] < end)]
+        for cohort, rows in inside.groupby("cohort"):
+            latency = rows["latency_ms"]
+            summary[f"{phase}/{cohort}"] = {
+                "requests": int(len(rows)), "errors": int((rows["outcome"] != "ok").sum()),
+                "requests_per_s": round(len(rows) / max(end - start, 1e-9), 2),
+                "outcomes": {str(k): int(v) for k, v in rows["outcome"].value_counts().items()},
+                "latency_ms": {q: round(float(latency.quantile(p)), 3) for q, p in
+                               (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))},
+            }
+    return summary
 
 
 def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions) -> tuple[RunResult, Path]:

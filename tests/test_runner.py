@@ -152,3 +152,21 @@ def _locust_left(tmp_path: Path) -> bool:
         if "locust" in cmdline and str(tmp_path) in environ:
             return is_running(ProcessRecord("locust", int(proc.name), None, ""))
     return False
+
+
+def test_a_breached_guardrail_reverts_early_and_marks_the_run_aborted(demo: Any, tmp_path: Path) -> None:
+    before = specs(demo)
+    text = ABORT.replace("fault: 6s", "fault: 40s") + (
+        "guardrails:\n  - {name: tagged users mostly fine, measure: error_rate, cohort: tagged, below: 0.1}\n")
+    started = time.monotonic()
+    suite = run_suite([write(tmp_path, text)], sandbox_target(demo), report_root=tmp_path / "r",
+                      progress=lambda _: None)
+    result, folder = suite.runs[0]
+    assert result.status == "aborted"
+    assert suite.exit_code() == 3
+    assert time.monotonic() - started < 30  # the 40 s fault phase was cut short
+    assert result.guardrails[0].outcome is Outcome.FAIL
+    assert specs(demo) == before
+    journal = json.loads((folder / "journal.json").read_text())
+    assert journal["status"] == "aborted" and journal["load_summary"]["baseline/tagged"]["requests"] > 0
+    assert (folder / "timeline.csv").exists()

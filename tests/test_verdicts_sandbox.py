@@ -28,6 +28,11 @@ hypotheses:
      above: 0.0, confidence: 0.999}
   - {name: client error rate, measure: error_rate, above: 0.0, confidence: 0.999}
   - {name: errors rose against the baseline, measure: error_rate, versus: baseline, above: 0.03}
+  - name: raw PromQL with the window templated in
+    measure: promql
+    source: mesh
+    query: sum(increase(istio_requests_total{destination_service_name="productcatalog",response_flags="FI"}[$window]))
+    above: 10
 """
 
 
@@ -40,12 +45,14 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_a_ten_percent_abort_gives_intervals_that_contain_ten_percent(demo: Any, tmp_path: Path) -> None:
     suite = run_suite([write(tmp_path, TEN_PERCENT)], sandbox_target(demo), report_root=tmp_path / "r",
                       progress=lambda _: None)
-    mesh, client, versus = suite.runs[0][0].verdicts
+    mesh, client, versus, raw = suite.runs[0][0].verdicts
     for verdict in (mesh, client):
         assert verdict.interval is not None and verdict.samples > 500
         assert verdict.interval[0] <= 0.10 <= verdict.interval[1], verdict
     assert mesh.query.startswith('istio_requests_total{destination_service_name="productcatalog"')
     assert versus.outcome is Outcome.PASS
+    assert raw.outcome is Outcome.PASS
+    assert "$window" not in raw.query and raw.query.endswith("s]))")
 
 
 def test_a_fault_removed_by_someone_else_is_inconclusive(demo: Any, tmp_path: Path) -> None:

@@ -194,9 +194,10 @@ class Load(Model):
 
 
 Measure = Literal["error_rate", "success_rate", "latency_p50", "latency_p95", "latency_p99", "request_rate",
-                  "flag_rate", "ejections", "overflows", "retries"]
+                  "flag_rate", "ejections", "overflows", "retries", "timeouts", "per_try_timeouts", "promql"]
 ENVOY_COUNTERS = {"ejections": "outlier_detection_ejections_enforced_total",
-                  "overflows": "upstream_rq_pending_overflow", "retries": "upstream_rq_retry"}
+                  "overflows": "upstream_rq_pending_overflow", "retries": "upstream_rq_retry",
+                  "timeouts": "upstream_rq_timeout", "per_try_timeouts": "upstream_rq_per_try_timeout"}
 
 
 class Hypothesis(Model):
@@ -208,8 +209,12 @@ class Hypothesis(Model):
     phase: Literal["baseline", "fault", "recovery"] = "fault"
     cohort: Literal["tagged", "control", "all"] = "all"
     service: str | None = None
+    reporter: Literal["source", "destination"] = "source"
     source_workload: str | None = None
+    version: str | None = Field(default=None, description="destination version (mesh rates)")
     subset: str | None = None
+    query: str | None = Field(default=None, description="raw PromQL for measure: promql; $window is replaced by "
+                              "the window in seconds, e.g. sum(increase(my_metric[$window]))")
     flag: str | None = None
     below: float | None = None
     above: float | None = None
@@ -225,7 +230,10 @@ class Hypothesis(Model):
     def _bounded(self) -> Hypothesis:
         if self.below is None and self.above is None:
             raise ValueError("a hypothesis needs 'below', 'above', or both")
-        if self.source == "mesh" and self.service is None:
+        if self.measure == "promql":
+            if not self.query or self.source != "mesh":
+                raise ValueError("measure promql needs source: mesh and a query (use $window for the window)")
+        elif self.source == "mesh" and self.service is None:
             raise ValueError("mesh hypotheses need 'service' (the destination service)")
         if self.measure == "flag_rate" and not self.flag:
             raise ValueError("measure flag_rate needs 'flag' (e.g. UT, FI, UO)")

@@ -39,6 +39,7 @@ def write_reports(result: RunResult, samples: pd.DataFrame, folder: Path) -> Pat
         for live in folder.glob("samples.csv*"):  # the load generators' live files, now compressed
             if live.name != "samples.csv.gz":
                 live.unlink()
+        per_second(samples).to_csv(folder / "timeline.csv", index=False)
         (folder / "journal.json").write_text(json.dumps(journal(result), indent=2))
         write_junit([result], folder / "junit.xml")
         (folder / "summary.md").write_text(summary_markdown(result))

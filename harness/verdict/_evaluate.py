@@ -110,6 +110,28 @@ def _guard_prometheus(judge: Callable[[], Verdict], window: Window, base: dict[s
                        window=(window.start, window.end), **base)  # type: ignore[arg-type]
 
 
+def _selector(h: Hypothesis, namespace: str) -> MeshSelector:
+    assert h.service is not None
+    return MeshSelector(h.service, namespace, reporter=h.reporter, source_workload=h.source_workload,
+                        destination_version=h.version)
+
+
+def _promql(h: Hypothesis, prom: Prometheus, window: Window, base: dict[str, object]) -> Verdict:
+    """A user's own query, evaluated at the window's end with ``$window`` set to its length."""
+    assert h.query is not None
+    query = h.query.replace("$window", f"{max(1, int(window.seconds))}s")
+    where = base | {"window": (window.start, window.end), "query": query}
+    result = prom.instant(query, window.end)
+    if not result:
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="the query returned no data", **where)  # type: ignore[arg-type]
+    value = float(result[0]["value"][1])
+    if value != value:  # NaN, e.g. 0/0
+        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="the query returned NaN", **where)  # type: ignore[arg-type]
+    meets = (h.above is None or value > h.above) and (h.below is None or value < h.below)
+    return Verdict(outcome=Outcome.PASS if meets else Outcome.FAIL, value=value, samples=len(result),
+                   reason="raw PromQL, a point value (no interval)", **where)  # type: ignore[arg-type]
+
+
 def _reference_window(h: Hypothesis, timeline: Timeline, window: Window) -> tuple[Window | None, str]:
     if h.versus == "control":
         return window, ""
@@ -151,7 +173,7 @@ def _client_versus(h: Hypothesis, samples: pd.DataFrame, window: Window, referen
 def _mesh_versus(h: Hypothesis, prom: Prometheus, window: Window, reference: Window, namespace: str,
                  base: dict[str, object]) -> Verdict:
     assert h.service is not None
-    sel = MeshSelector(h.service, namespace, source_workload=h.source_workload)
+    sel = _selector(h, namespace)
     hit_query = with_flag(sel, h.flag or "") if h.measure == "flag_rate" else server_errors(sel)
     counts = []
     for w in (window, reference):
@@ -190,8 +212,10 @@ def _client(h: Hypothesis, samples: pd.DataFrame, window: Window, base: dict[str
 
 
 def _mesh(h: Hypothesis, prom: Prometheus, window: Window, namespace: str, base: dict[str, object]) -> Verdict:
+    if h.measure == "promql":
+        return _promql(h, prom, window, base)
     assert h.service is not None
-    sel = MeshSelector(h.service, namespace, source_workload=h.source_workload, destination_version=None)
+    sel = _selector(h, namespace)
     where: dict[str, object] = {"window": (window.start, window.end)}
     if h.measure in QUANTILES:
         query = duration_buckets(sel)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from harness.metrics import MeshSelector, duration_buckets, envoy_cluster_stat, requests, server_errors, with_flag
-from harness.metrics import escape_label, selector
+from harness.metrics import (
+    MeshSelector,
+    duration_buckets,
+    envoy_cluster_stat,
+    escape_label,
+    requests,
+    selector,
+    server_errors,
+    with_flag,
+)
 
 
 def test_requests_by_short_name_and_namespace() -> None:
