@@ -145,7 +145,8 @@ class _Run:
         total = sum(phases.seconds(p) for p in ("baseline", "fault", "recovery")) + 30  # bounded in time
         plan = LoadPlan(self.target.gateway_url, self.target.host_header or self.exp.target.host, self.run_id,
                         self.exp.load, locustfile, total, folder / "samples.csv", folder / "locust.log")
-        self.load = LoadRun(plan).start()
+        self.load = LoadRun(plan)  # assigned before starting, so a failed start is still stopped
+        self.load.start()
 
     def apply_policies(self, objects: list[dict[str, Any]]) -> None:
         """The mesh policies under test, in place before the baseline and restored after the recovery."""

@@ -119,7 +119,11 @@ class LoadRun:
                      "--expect-workers", str(load.pods.count), "--csv", str(plan.samples_path.parent / "locust")]
         self.child = start_process("locust", argv, log_path=plan.log_path, env=env)
         if load.pods:
-            self._start_pods(config)
+            try:
+                self._start_pods(config)
+            except BaseException:
+                self.stop()  # never leave a master waiting for workers that will not come
+                raise
         for index in range(load.workers):
             worker = [sys.executable, "-m", "locust", "-f", files, "--worker", "--master-host", "127.0.0.1",
                       "--master-port", str(port), *common]

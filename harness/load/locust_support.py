@@ -182,10 +182,14 @@ def _on_init(environment: Any, **_: Any) -> None:
             if worker:
                 send_batch()
             recorder.flush()
-            if parent and os.getppid() != parent and environment.runner is not None:
-                # the harness died: nobody listens to the results, so stop loading the gateway
-                environment.runner.quit()
-                return
+            if parent and os.getppid() != parent:
+                # the harness died: nobody listens to the results, so stop loading the gateway, tell
+                # workers to quit, and exit even if the master is still waiting for its workers
+                recorder.close()
+                if environment.runner is not None:
+                    environment.runner.quit()
+                gevent.sleep(2)
+                os._exit(0)
 
     import gevent
 

@@ -84,3 +84,26 @@ def test_local_distributed_mode_gives_the_same_totals_as_the_workers_report(demo
     assert len(samples) > 50
     assert len(samples) == int(aggregated["Request Count"])
     assert set(samples["cohort"]) == {"tagged", "control"}
+
+
+def test_an_orphaned_master_waiting_for_workers_exits_by_itself(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from harness._net import free_ports
+    from harness.load._run import SUPPORT_FILE
+
+    (port, bogus_parent) = free_ports(2)  # any number that is not our PID stands for "the harness is gone"
+    config = {"samples_path": str(tmp_path / "samples.csv"), "parent_pid": bogus_parent}
+    master = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", f"{SUPPORT_FILE},{resolve_locustfile(Load(), None)}", "--headless",
+         "--host", "http://127.0.0.1:9", "-u", "1", "-t", "60s", "--master", "--master-bind-host", "127.0.0.1",
+         "--master-bind-port", str(port), "--expect-workers", "2"],
+        env={**__import__("os").environ, "HARNESS_LOAD_CONFIG": json.dumps(config)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert master.wait(timeout=15) == 0
+    finally:
+        if master.poll() is None:
+            master.kill()
