@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from harness._exitcodes import ExitCode
-from harness.errors import HarnessError, InputError
+from harness.errors import HarnessError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__ and
                   "Chaos experiments for Istio: faults through VirtualServices, load through the gateway, "
@@ -43,8 +43,7 @@ def handles_errors(command: F) -> F:
             err.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
             if exc.hint:
                 err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, soft_wrap=True)
-            code = ExitCode.INVALID if isinstance(exc, InputError) else ExitCode.INVALID
-            raise typer.Exit(int(code)) from None
+            raise typer.Exit(int(ExitCode.INVALID)) from None
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
@@ -253,8 +252,7 @@ def revert_command(
     from harness.mesh import marked_objects, open_backend, restore_marked
 
     mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
-    found = [o for o in marked_objects(mesh, namespace, expired_only=False)
-             if o["metadata"]["annotations"].get("chaos.harness.io/run-id") == run_id]
+    found = marked_objects(mesh, namespace, expired_only=False, run_id=run_id)
     if not found:
         out.print(f"nothing carries the marks of run {run_id}")
     for obj in found:
@@ -370,7 +368,7 @@ def cleanup(
     state_dir: StateDir = None,
 ) -> None:
     """Restore every VirtualService that still carries a chaos run's marks (after a killed run)."""
-    from harness.mesh import marked_objects, open_backend, restore_marked
+    from harness.mesh import marked_objects, open_backend, restore_marked, run_id_of
 
     mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
     marked = marked_objects(mesh, namespace, expired_only=expired)
@@ -378,7 +376,7 @@ def cleanup(
         out.print("nothing to clean up")
     for obj in marked:
         meta = obj["metadata"]
-        run_id = meta["annotations"]["chaos.harness.io/run-id"]
+        run_id = run_id_of(obj)
         if dry_run:
             out.print(f"would restore {obj['kind']} {meta['namespace']}/{meta['name']} (run {run_id})")
             continue

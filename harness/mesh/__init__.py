@@ -12,6 +12,7 @@ from harness.mesh._faults import (
     marked_virtual_services,
     restore,
     restore_marked,
+    run_id_of,
 )
 from harness.mesh._kubernetes_backend import KubernetesBackend
 from harness.mesh._memory_backend import MemoryBackend
@@ -23,5 +24,5 @@ __all__ = [
     "AppliedFault", "KubernetesBackend", "MemoryBackend", "MeshBackend", "MeshObject", "RestoreResult",
     "SandboxBackend", "VirtualServiceObject", "apply_policy", "check_target", "find_virtual_service",
     "inject", "is_active", "marked_objects", "marked_virtual_services", "open_backend", "restore",
-    "restore_marked",
+    "restore_marked", "run_id_of",
 ]

@@ -202,15 +202,20 @@ def _ours(kind: str, live: MeshObject, run_id: str, annotations: dict[str, str])
     return ORIGINAL in annotations and _digest(stripped) == _digest(json.loads(annotations[ORIGINAL]))
 
 
+def run_id_of(obj: MeshObject) -> str | None:
+    """The chaos run whose marks the object carries, if any."""
+    return (obj["metadata"].get("annotations") or {}).get(RUN_ID)
+
+
 def marked_objects(backend: MeshBackend, namespace: str | None, *, expired_only: bool,
-                   now: datetime | None = None) -> list[MeshObject]:
-    """Objects of every kind that carry our marks (only expired ones if asked)."""
+                   now: datetime | None = None, run_id: str | None = None) -> list[MeshObject]:
+    """Objects of every kind that carry our marks (only expired ones, or one run's, if asked)."""
     now = now or datetime.now(UTC)
     found = []
     for kind in KINDS:
         for obj in backend.list_objects(kind, namespace):
             annotations = obj["metadata"].get("annotations") or {}
-            if RUN_ID not in annotations:
+            if RUN_ID not in annotations or run_id not in (None, annotations[RUN_ID]):
                 continue
             if expired_only:
                 try:

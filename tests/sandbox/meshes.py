@@ -16,16 +16,23 @@ spec:
   selector: {istio: ingressgateway}
   servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
 """
-BASE = GATEWAY + """
+
+
+def shop_route(extra: str = "") -> str:
+    """The gateway VirtualService for shop.test -> frontend; ``extra`` adds fields to its one route."""
+    return f"""
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata: {name: shop, namespace: shop}
+metadata: {{name: shop, namespace: shop}}
 spec:
   hosts: [shop.test]
   gateways: [gw]
-  http: [{name: shop, route: [{destination: {host: frontend}}]}]
+  http: [{{name: shop, route: [{{destination: {{host: frontend}}}}]{extra}}}]
 """
+
+
+BASE = GATEWAY + shop_route()
 
 
 def catalog_route(http: str) -> str:

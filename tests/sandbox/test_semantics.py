@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import docs, parallel
-from tests.sandbox.meshes import BASE, CATALOG, GATEWAY, ClusterStats, catalog_route, catalog_rule
+from tests.sandbox.meshes import BASE, CATALOG, GATEWAY, ClusterStats, catalog_route, catalog_rule, shop_route
 
 pytestmark = pytest.mark.sandbox
 
@@ -32,15 +32,7 @@ def test_delay_is_not_cut_by_the_same_routes_timeout(sandbox: Any, mesh: Any) ->
 
 
 def test_delay_is_cut_by_the_callers_timeout_on_the_previous_hop(sandbox: Any, mesh: Any) -> None:
-    client = mesh(with_base=False, text=GATEWAY + """
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: shop}
-spec:
-  hosts: [shop.test]
-  gateways: [gw]
-  http: [{name: shop, route: [{destination: {host: frontend}}], timeout: 400ms}]
+    client = mesh(with_base=False, text=GATEWAY + shop_route(", timeout: 400ms") + """
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
