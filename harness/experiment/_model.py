@@ -87,6 +87,9 @@ class Fault(Model):
     delay: Delay | None = None
     abort: Abort | None = None
     scope: Scope = Field(default_factory=Scope)
+    create_virtual_service: bool = Field(
+        default=False, description="create a VirtualService for a host that has none (otherwise that is a "
+        "preflight error: a misspelt host would silently become a fault nobody receives)")
 
     @model_validator(mode="after")
     def _something(self) -> Fault:

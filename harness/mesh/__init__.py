@@ -1,6 +1,7 @@
-"""Where mesh config is applied: backends (sandbox, kubernetes) and faults that always revert."""
+"""Where mesh config is applied: the Kubernetes API (clusters and the sandbox alike) and faults that always revert."""
 
 from harness.mesh._backend import MeshBackend, MeshObject, VirtualServiceObject
+from harness.mesh._cleanup import CleanupPlan, describe_mark, plan_cleanup
 from harness.mesh._faults import (
     AppliedFault,
     RestoreResult,
@@ -16,13 +17,21 @@ from harness.mesh._faults import (
 )
 from harness.mesh._kubernetes_backend import KubernetesBackend
 from harness.mesh._memory_backend import MemoryBackend
+from harness.mesh._permissions import (
+    Permission,
+    check_permissions,
+    cleanup_permissions,
+    missing_permissions,
+    run_permissions,
+)
+from harness.mesh._propagation import SyncState, sync_state, wait_synced
 from harness.mesh._registry import open_backend
 from harness.mesh._safety import check_target
-from harness.mesh._sandbox_backend import SandboxBackend
 
 __all__ = [
-    "AppliedFault", "KubernetesBackend", "MemoryBackend", "MeshBackend", "MeshObject", "RestoreResult",
-    "SandboxBackend", "VirtualServiceObject", "apply_policy", "check_target", "find_virtual_service",
-    "inject", "is_active", "marked_objects", "marked_virtual_services", "open_backend", "restore",
-    "restore_marked", "run_id_of",
+    "AppliedFault", "CleanupPlan", "KubernetesBackend", "MemoryBackend", "MeshBackend", "MeshObject", "Permission",
+    "RestoreResult", "SyncState", "VirtualServiceObject", "apply_policy", "check_permissions", "check_target",
+    "cleanup_permissions", "describe_mark", "find_virtual_service", "inject", "is_active", "marked_objects",
+    "marked_virtual_services", "missing_permissions", "open_backend", "plan_cleanup", "restore", "restore_marked",
+    "run_id_of", "run_permissions", "sync_state", "wait_synced",
 ]

@@ -1,4 +1,4 @@
-"""The one interface every place that holds mesh config implements: a cluster, the sandbox, memory."""
+"""The one interface every place that holds mesh config implements: a Kubernetes API (cluster or sandbox), memory."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 MeshObject = dict[str, Any]  # a Kubernetes object as JSON, kept whole for exact restores
 VirtualServiceObject = MeshObject
-KINDS = ("VirtualService", "DestinationRule", "Gateway")
+KINDS = ("VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "Sidecar")
 
 
 class MeshBackend(Protocol):
@@ -18,6 +18,7 @@ class MeshBackend(Protocol):
     """
 
     name: str
+    context: str | None  # what it talks to, for guards and messages: a kubeconfig context, "in-cluster", None
 
     def list_objects(self, kind: str, namespace: str | None) -> list[MeshObject]: ...
 
@@ -28,3 +29,7 @@ class MeshBackend(Protocol):
     def replace_object(self, obj: MeshObject) -> MeshObject: ...
 
     def delete_object(self, kind: str, namespace: str, name: str, resource_version: str) -> None: ...
+
+    def can(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
+        """Whether this backend's identity may do ``verb`` on ``resource`` (a preflight question)."""
+        ...

@@ -62,24 +62,54 @@ class RestoreResult:
     conflict: bool = False
     detail: str = ""
     kind: str = VIRTUAL_SERVICE
+    written: MeshObject | None = None  # the object as the restoring write left it (None: deleted or untouched)
 
 
 def find_virtual_service(backend: MeshBackend, fault: Fault, namespace: str) -> MeshObject | None:
-    """The one VirtualService routing the fault's host (or named by it); none means we create one."""
+    """The one VirtualService routing the fault's host (or named by it); None only when asked to create one.
+
+    A host with no VirtualService is an error unless ``createVirtualService`` is set: a misspelt host
+    would otherwise become a new VirtualService that no request ever meets.
+    """
     objects = backend.list_objects(VIRTUAL_SERVICE, namespace)
     if fault.virtual_service:
         for obj in objects:
             if obj["metadata"]["name"] == fault.virtual_service:
                 return obj
-        raise ExperimentError(f"VirtualService {namespace}/{fault.virtual_service} not found", [])
+        raise ExperimentError(f"VirtualService {namespace}/{fault.virtual_service} not found; "
+                              f"{_inventory(objects, namespace)}", [])
     fqdn = resolve_host(fault.host, namespace)
-    matches = [o for o in objects
-               if fqdn in {resolve_host(h, o["metadata"].get("namespace", namespace)) for h in o["spec"].get("hosts", [])}]
+    matches = [o for o in objects if fqdn in _hosts_of(o, namespace)]
     if len(matches) > 1:
         names = ", ".join(f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in matches)
         raise ExperimentError(f"several VirtualServices route {fqdn}: {names}", [],
                               hint="name the one to change with faults[].virtualService")
-    return matches[0] if matches else None
+    if matches:
+        return matches[0]
+    if not fault.create_virtual_service:
+        raise ExperimentError(f"no VirtualService in namespace {namespace} routes {fqdn}; "
+                              f"{_inventory(objects, namespace)}", [],
+                              hint="check faults[].host for a typo, name one with faults[].virtualService, or set "
+                                   "faults[].createVirtualService: true to create one for this host")
+    elsewhere = [o for o in backend.list_objects(VIRTUAL_SERVICE, None)
+                 if o["metadata"].get("namespace") != namespace and fqdn in _hosts_of(o, namespace)]
+    for other in elsewhere:
+        log.warning("VirtualService %s/%s in another namespace also routes %s; the one created in %s may not be "
+                    "the one the proxies use", other["metadata"]["namespace"], other["metadata"]["name"], fqdn,
+                    namespace)
+    return None
+
+
+def _hosts_of(obj: MeshObject, namespace: str) -> set[str]:
+    return {resolve_host(h, obj["metadata"].get("namespace", namespace)) for h in obj.get("spec", {}).get("hosts", [])}
+
+
+def _inventory(objects: list[MeshObject], namespace: str) -> str:
+    if not objects:
+        return "the namespace has no VirtualServices at all"
+    listed = "; ".join(f"{o['metadata']['name']} (hosts: {', '.join(o.get('spec', {}).get('hosts', [])) or 'none'})"
+                       for o in objects)
+    return f"VirtualServices in {namespace}: {listed}"
 
 
 def _marks(run_id: str, owner: str, ttl_s: float) -> dict[str, str]:
@@ -155,8 +185,12 @@ def is_active(backend: MeshBackend, applied: AppliedFault) -> bool:
 
 
 def restore(backend: MeshBackend, namespace: str, name: str, run_id: str | None = None, *,
-            kind: str = VIRTUAL_SERVICE) -> RestoreResult:
-    """Put a marked object back as it was (see the module docstring for conflicts)."""
+            kind: str = VIRTUAL_SERVICE, fault_only: bool = False) -> RestoreResult:
+    """Put a marked object back as it was (see the module docstring for conflicts).
+
+    ``fault_only`` takes out only the run's fault routes when a policy of the same run is also on the
+    object (policy first in, last out): the policy stays, with every mark, until its own restore.
+    """
     def attempt() -> RestoreResult:
         try:
             live = backend.get_object(kind, namespace, name)
@@ -166,6 +200,14 @@ def restore(backend: MeshBackend, namespace: str, name: str, run_id: str | None 
         owner_run = annotations.get(RUN_ID)
         if owner_run is None or (run_id is not None and owner_run != run_id):
             return RestoreResult(namespace, name, "not ours", detail=f"marked by {owner_run or 'nobody'}", kind=kind)
+        has_our_routes = kind == VIRTUAL_SERVICE and has_fault(live["spec"], owner_run)
+        if fault_only and APPLIED in annotations:
+            if not has_our_routes:
+                return RestoreResult(namespace, name, "fault already gone", kind=kind)
+            without_fault = copy.deepcopy(live)
+            without_fault["spec"] = strip_fault(live["spec"], owner_run)
+            return RestoreResult(namespace, name, "fault removed (the run's policy stays until its restore)",
+                                 kind=kind, written=backend.replace_object(without_fault))
         ours = _ours(kind, live, owner_run, annotations)
         version = live["metadata"]["resourceVersion"]
         if annotations.get(CREATED) == "true" and ours:
@@ -178,16 +220,15 @@ def restore(backend: MeshBackend, namespace: str, name: str, run_id: str | None 
             del clean["metadata"]["annotations"]
         if ours and original is not None:
             clean["spec"] = original
-            backend.replace_object(clean)
-            return RestoreResult(namespace, name, "restored", kind=kind)
-        merged_fault = kind == VIRTUAL_SERVICE and APPLIED not in annotations
+            return RestoreResult(namespace, name, "restored", kind=kind, written=backend.replace_object(clean))
+        merged_fault = has_our_routes or (kind == VIRTUAL_SERVICE and APPLIED not in annotations)
         if merged_fault:
             clean["spec"] = strip_fault(live["spec"], owner_run)
-        backend.replace_object(clean)
+        written = backend.replace_object(clean)
         return RestoreResult(namespace, name, "stripped (conflict)" if merged_fault else "left (conflict)",
                              True, f"someone else changed the {kind} during the run; their change was kept and "
                              "only the chaos marks" + (" and routes" if merged_fault else "") + " removed",
-                             kind=kind)
+                             kind=kind, written=written)
 
     return with_retries(attempt, what=f"restore {kind} {namespace}/{name}")
 
@@ -195,7 +236,8 @@ def restore(backend: MeshBackend, namespace: str, name: str, run_id: str | None 
 def _ours(kind: str, live: MeshObject, run_id: str, annotations: dict[str, str]) -> bool:
     """Is the live spec exactly what this run made of it (nobody else changed it since)?"""
     if APPLIED in annotations or kind != VIRTUAL_SERVICE:  # a policy object: whole spec written by us
-        return annotations.get(APPLIED) == _digest(live["spec"])
+        spec = strip_fault(live["spec"], run_id) if kind == VIRTUAL_SERVICE else live["spec"]  # + a fault of ours
+        return annotations.get(APPLIED) == _digest(spec)
     stripped = strip_fault(live["spec"], run_id)
     if annotations.get(CREATED) == "true":
         return [r.get("name") for r in stripped.get("http", [])] == ["default"]
@@ -253,4 +295,15 @@ def with_retries(action: Callable[[], T], *, what: str, attempts: int = 5, base_
 
 
 def _digest(spec: Any) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(_canonical(spec), sort_keys=True).encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """JSON as the API server gives it back: it stores a written ``1.0`` as ``1`` (Go's int64 decoding)."""
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -1,5 +1,6 @@
-"""A real cluster through the ``kubernetes`` client: ``networking.istio.io`` custom objects.
+"""A cluster through the ``kubernetes`` client: ``networking.istio.io`` custom objects.
 
+This is the one mesh path: real clusters and the sandbox (whose API server is a faithful one) alike.
 The API version is the first of v1, v1beta1, v1alpha3 that the server serves. Every write carries
 the resourceVersion it read (replace with it in the body, delete with a precondition), so a lost
 race is a 409 that becomes ConflictError. Third-party errors are translated here and only here.
@@ -8,15 +9,17 @@ race is a 409 that becomes ConflictError. Third-party errors are translated here
 from __future__ import annotations
 
 import functools
-import os
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from harness.errors import ConflictError, KubernetesError, NotFoundError, TransientBackendError
 from harness.istio import API_GROUP, API_VERSIONS
 from harness.mesh._backend import MeshObject
+from harness.mesh._kube_config import load_credentials
 
-PLURALS = {"VirtualService": "virtualservices", "DestinationRule": "destinationrules", "Gateway": "gateways"}
+PLURALS = {"VirtualService": "virtualservices", "DestinationRule": "destinationrules", "Gateway": "gateways",
+           "ServiceEntry": "serviceentries", "Sidecar": "sidecars"}
 T = TypeVar("T")
 
 
@@ -30,28 +33,35 @@ def translate_errors(call: Callable[..., T]) -> Callable[..., T]:
         try:
             return call(*args, **kwargs)
         except ApiException as exc:
-            message = _message(exc)
-            if exc.status == 409:
-                raise ConflictError(message) from None
-            if exc.status == 404:
-                raise NotFoundError(message) from None
-            if exc.status in (429, 500, 502, 503, 504):
-                raise TransientBackendError(f"Kubernetes API answered {exc.status}: {message}") from None
-            if exc.status in (401, 403):
-                raise KubernetesError(f"Kubernetes API refused access ({exc.status}): {message}",
-                                      hint="apply the Role in deploy/rbac.yaml to the namespace") from None
-            raise KubernetesError(f"Kubernetes API answered {exc.status}: {message}") from None
+            raise api_error(exc) from None
         except (HTTPError, OSError) as exc:
-            raise TransientBackendError(f"Kubernetes API unreachable: {exc}") from None
+            raise TransientBackendError(f"Kubernetes API unreachable: {exc}",
+                                        hint="check the API server URL in the kubeconfig and that it runs") from None
     return wrapper
 
 
-def _message(exc: Any) -> str:
-    import json
+def api_error(exc: Any) -> Exception:
+    """The harness error for an ``ApiException`` (status code and the Status body's message)."""
+    message = _message(exc)
+    if exc.status == 409:
+        return ConflictError(message)
+    if exc.status == 404:
+        return NotFoundError(message)
+    if exc.status in (429, 500, 502, 503, 504):
+        return TransientBackendError(f"Kubernetes API answered {exc.status}: {message}")
+    if exc.status == 401:
+        return KubernetesError(f"Kubernetes API refused the credentials (401): {message}",
+                               hint="the token may have expired or been revoked; refresh the kubeconfig")
+    if exc.status == 403:
+        return KubernetesError(f"Kubernetes API refused access (403): {message}",
+                               hint="apply deploy/rbac.yaml to the namespace (harness preflight lists what is missing)")
+    return KubernetesError(f"Kubernetes API answered {exc.status}: {message}")
 
+
+def _message(exc: Any) -> str:
     try:
         return str(json.loads(exc.body).get("message", exc.reason))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):
         return str(exc.reason)
 
 
@@ -60,24 +70,21 @@ class KubernetesBackend:
 
     def __init__(self, *, context: str | None = None, config_file: str | None = None,
                  request_timeout_s: float = 10.0) -> None:
-        from kubernetes import client, config
+        from kubernetes import client
 
-        try:
-            # read $KUBECONFIG now, not when the client library was imported
-            api_client = config.new_client_from_config(config_file=config_file or os.environ.get("KUBECONFIG"),
-                                                       context=context)
-        except config.ConfigException as exc:
-            raise KubernetesError(f"cannot load kubeconfig: {exc}",
-                                  hint="set KUBECONFIG or pass --context; in a pod, use a ServiceAccount") from None
-        self._api = client.CustomObjectsApi(api_client)
-        self._apis = client.ApisApi(api_client)
+        credentials = load_credentials(context=context, config_file=config_file)
+        self.api_client = credentials.api_client
+        self.context = credentials.context  # the effective one: given, current, or "in-cluster"
+        self.default_namespace = credentials.default_namespace
+        self._api = client.CustomObjectsApi(self.api_client)
         self._timeout = request_timeout_s
-        self.context = context
         self.version = self._served_version()
 
     @translate_errors
     def _served_version(self) -> str:
-        groups = self._apis.get_api_versions(_request_timeout=self._timeout).groups
+        from kubernetes import client
+
+        groups = client.ApisApi(self.api_client).get_api_versions(_request_timeout=self._timeout).groups
         served = next(([v.version for v in g.versions] for g in groups if g.name == API_GROUP), [])
         for version in API_VERSIONS:
             if version in served:
@@ -103,7 +110,7 @@ class KubernetesBackend:
     @translate_errors
     def create_object(self, obj: MeshObject) -> MeshObject:
         kind = obj["kind"]
-        body = {**obj, "apiVersion": f"{API_GROUP}/{self.version}"}
+        body = self._body(obj)
         return self._typed(kind, self._api.create_namespaced_custom_object(
             API_GROUP, self.version, body["metadata"]["namespace"], PLURALS[kind], body,
             _request_timeout=self._timeout))
@@ -112,9 +119,8 @@ class KubernetesBackend:
     def replace_object(self, obj: MeshObject) -> MeshObject:
         """PUT with metadata.resourceVersion in the body: the server refuses a stale write with 409."""
         kind, meta = obj["kind"], obj["metadata"]
-        body = {**obj, "apiVersion": f"{API_GROUP}/{self.version}"}
         return self._typed(kind, self._api.replace_namespaced_custom_object(
-            API_GROUP, self.version, meta["namespace"], PLURALS[kind], meta["name"], body,
+            API_GROUP, self.version, meta["namespace"], PLURALS[kind], meta["name"], self._body(obj),
             _request_timeout=self._timeout))
 
     @translate_errors
@@ -125,7 +131,23 @@ class KubernetesBackend:
         self._api.delete_namespaced_custom_object(API_GROUP, self.version, namespace, PLURALS[kind], name,
                                                   body=options, _request_timeout=self._timeout)
 
+    def _body(self, obj: MeshObject) -> MeshObject:
+        # status belongs to istiod (the status subresource); the main resource ignores it anyway
+        return {**{k: v for k, v in obj.items() if k != "status"}, "apiVersion": f"{API_GROUP}/{self.version}"}
+
     def _typed(self, kind: str, item: dict[str, Any]) -> MeshObject:
         item.setdefault("apiVersion", f"{API_GROUP}/{self.version}")
         item.setdefault("kind", kind)
         return item
+
+    @translate_errors
+    def can(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
+        """Ask the API server itself (SelfSubjectAccessReview), so RBAC, webhooks and groups all count."""
+        from kubernetes import client
+
+        review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+            resource_attributes=client.V1ResourceAttributes(verb=verb, group=group, resource=resource,
+                                                            namespace=namespace)))
+        answer = client.AuthorizationV1Api(self.api_client).create_self_subject_access_review(
+            review, _request_timeout=self._timeout)
+        return bool(answer.status and answer.status.allowed)

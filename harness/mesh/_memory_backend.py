@@ -11,6 +11,7 @@ from harness.mesh._backend import MeshObject
 
 class MemoryBackend:
     name = "memory"
+    context = None
 
     def __init__(self, objects: list[MeshObject] | None = None) -> None:
         self._versions = itertools.count(1)
@@ -53,3 +54,6 @@ class MemoryBackend:
         if resource_version != current["metadata"]["resourceVersion"]:
             raise ConflictError(f"{kind} {namespace}/{name} was modified")
         del self._objects[(kind, namespace, name)]
+
+    def can(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
+        return True  # no identity, no RBAC: everything a dry run asks is allowed

@@ -1,4 +1,4 @@
-"""Backends by name, from one place."""
+"""Backends by name, from one place. Both names reach a Kubernetes API; "sandbox" finds the embedded one."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ def open_backend(name: str, *, context: str | None = None, kubeconfig: Path | No
         from harness.mesh._kubernetes_backend import KubernetesBackend
 
         return KubernetesBackend(context=context, config_file=str(kubeconfig) if kubeconfig else None)
-    if name == "sandbox":
-        from harness.mesh._sandbox_backend import SandboxBackend
+    if name == "sandbox":  # the embedded cluster, through its kubeconfig like any other cluster
+        from harness.mesh._kubernetes_backend import KubernetesBackend
         from harness.sandbox import Sandbox
 
-        return SandboxBackend(Sandbox.attach(state_dir))
+        sandbox = Sandbox.attach(state_dir)
+        return KubernetesBackend(context=context or sandbox.harness_context, config_file=str(sandbox.kubeconfig_path))
     raise InputError(f"unknown backend {name!r}", [], hint=f"one of: {', '.join(BACKENDS)}")

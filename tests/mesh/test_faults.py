@@ -71,10 +71,20 @@ def test_a_second_run_on_the_same_target_refuses_and_names_the_holder() -> None:
         inject(mesh, FAULT, namespace="shop", run_id="r2", owner="bob", ttl_s=60)
 
 
-def test_missing_virtual_service_is_created_and_deleted_on_restore() -> None:
+def test_a_host_without_virtual_service_is_refused_and_lists_what_exists() -> None:
     mesh = backend()
-    applied = inject(mesh, Fault.model_validate({"host": "cart", "abort": {"httpStatus": 500}}), namespace="shop",
-                     run_id="r1", owner="alice", ttl_s=60)
+    typo = Fault.model_validate({"host": "reveiws", "abort": {"httpStatus": 500}})
+    with pytest.raises(ExperimentError, match=r"no VirtualService in namespace shop routes reveiws\.shop\.svc\.cluster"
+                       r"\.local; VirtualServices in shop: reviews \(hosts: reviews\)") as caught:
+        inject(mesh, typo, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
+    assert "createVirtualService" in (caught.value.hint or "")
+    assert [o["metadata"]["name"] for o in mesh.list_objects("VirtualService", "shop")] == ["reviews"]
+
+
+def test_missing_virtual_service_is_created_when_asked_and_deleted_on_restore() -> None:
+    mesh = backend()
+    fault = Fault.model_validate({"host": "cart", "abort": {"httpStatus": 500}, "createVirtualService": True})
+    applied = inject(mesh, fault, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
     assert applied.created
     assert restore(mesh, "shop", applied.name, "r1").action == "deleted"
     assert [o["metadata"]["name"] for o in mesh.list_objects("VirtualService", "shop")] == ["reviews"]
@@ -132,3 +142,60 @@ def test_a_policy_changed_by_someone_else_is_left_as_they_made_it() -> None:
     result = restore(mesh, "shop", "reviews", "r1", kind="DestinationRule")
     assert result.conflict and result.action == "left (conflict)"
     assert mesh.get_object("DestinationRule", "shop", "reviews")["spec"]["subsets"][0]["name"] == "v9"
+
+
+POLICY_VS = yaml.safe_load("""
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http: [{name: main, route: [{destination: {host: reviews}}], timeout: 2s, retries: {attempts: 3, perTryTimeout: 0.5s}}]
+""")
+
+
+def test_a_policy_and_a_fault_on_one_virtual_service_restore_exactly_in_either_order_of_events() -> None:
+    from harness.mesh import apply_policy, marked_objects, restore_marked
+
+    for killed_before_revert in (False, True):
+        mesh = backend()
+        before = stripped(mesh.get_object("VirtualService", "shop", "reviews"))
+        apply_policy(mesh, POLICY_VS, run_id="r1", owner="alice", ttl_s=60)
+        inject(mesh, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
+        if killed_before_revert:  # cleanup after kill -9 finds both layers from the marks alone
+            (left,) = marked_objects(mesh, "shop", expired_only=False)
+            assert restore_marked(left, mesh).action == "restored"
+        else:  # the runner: fault out first (policy stays, marks kept), then the policy
+            out = restore(mesh, "shop", "reviews", "r1", fault_only=True)
+            assert out.action.startswith("fault removed")
+            live = mesh.get_object("VirtualService", "shop", "reviews")
+            assert live["spec"] == POLICY_VS["spec"] and marked_objects(mesh, "shop", expired_only=False)
+            assert restore(mesh, "shop", "reviews", "r1").action == "restored"
+        assert stripped(mesh.get_object("VirtualService", "shop", "reviews")) == before
+        assert not marked_objects(mesh, "shop", expired_only=False)
+
+
+def test_a_policy_whose_numbers_the_api_server_normalised_is_still_ours() -> None:
+    from harness.mesh import apply_policy
+
+    mesh = backend()
+    policy = {**POLICY_VS, "spec": {**POLICY_VS["spec"], "http": [{**POLICY_VS["spec"]["http"][0],
+                                                                   "retries": {"attempts": 3.0}}]}}
+    apply_policy(mesh, policy, run_id="r1", owner="alice", ttl_s=60)
+    live = mesh.get_object("VirtualService", "shop", "reviews")
+    live["spec"]["http"][0]["retries"]["attempts"] = 3  # what a Go API server hands back for 3.0
+    mesh.replace_object(live)
+    assert restore(mesh, "shop", "reviews", "r1").action == "restored"
+
+
+def test_cleanup_without_flags_leaves_live_runs_and_names_them() -> None:
+    from harness.mesh import plan_cleanup
+
+    mesh = backend()
+    inject(mesh, FAULT, namespace="shop", run_id="live1", owner="bob", ttl_s=600)
+    plan = plan_cleanup(mesh, "shop")
+    assert plan.restore == [] and [o["metadata"]["name"] for o in plan.skipped] == ["reviews"]
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert [o["metadata"]["name"] for o in plan_cleanup(mesh, "shop", now=later).restore] == ["reviews"]
+    assert len(plan_cleanup(mesh, "shop", run_id="live1").restore) == 1
+    assert len(plan_cleanup(mesh, "shop", everything=True).restore) == 1
+    assert plan_cleanup(mesh, "shop", run_id="other").restore == []
