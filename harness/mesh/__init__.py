@@ -16,6 +16,7 @@ from harness.mesh._faults import (
     run_id_of,
 )
 from harness.mesh._kubernetes_backend import KubernetesBackend
+from harness.mesh._lease import RunLock, holder_of, lease_name, release_lease, stale_leases
 from harness.mesh._memory_backend import MemoryBackend
 from harness.mesh._permissions import (
     Permission,
@@ -29,6 +30,7 @@ from harness.mesh._registry import open_backend
 from harness.mesh._safety import check_target
 
 __all__ = [
+    "RunLock", "holder_of", "lease_name", "release_lease", "stale_leases",
     "AppliedFault", "CleanupPlan", "KubernetesBackend", "MemoryBackend", "MeshBackend", "MeshObject", "Permission",
     "RestoreResult", "SyncState", "VirtualServiceObject", "apply_policy", "check_permissions", "check_target",
     "cleanup_permissions", "describe_mark", "find_virtual_service", "inject", "is_active", "marked_objects",

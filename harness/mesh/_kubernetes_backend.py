@@ -19,7 +19,9 @@ from harness.mesh._backend import MeshObject
 from harness.mesh._kube_config import load_credentials
 
 PLURALS = {"VirtualService": "virtualservices", "DestinationRule": "destinationrules", "Gateway": "gateways",
-           "ServiceEntry": "serviceentries", "Sidecar": "sidecars"}
+           "ServiceEntry": "serviceentries", "Sidecar": "sidecars", "Lease": "leases"}
+# kinds outside the Istio group, at a fixed version (the custom-objects API is plain REST: any group works)
+OTHER_GROUPS = {"Lease": ("coordination.k8s.io", "v1")}
 T = TypeVar("T")
 
 
@@ -93,26 +95,25 @@ class KubernetesBackend:
 
     @translate_errors
     def list_objects(self, kind: str, namespace: str | None) -> list[MeshObject]:
-        plural = PLURALS[kind]
+        group, version = self._group_version(kind)
         if namespace is None:
-            answer = self._api.list_cluster_custom_object(API_GROUP, self.version, plural,
-                                                          _request_timeout=self._timeout)
+            answer = self._api.list_cluster_custom_object(group, version, PLURALS[kind], _request_timeout=self._timeout)
         else:
-            answer = self._api.list_namespaced_custom_object(API_GROUP, self.version, namespace, plural,
+            answer = self._api.list_namespaced_custom_object(group, version, namespace, PLURALS[kind],
                                                              _request_timeout=self._timeout)
         return [self._typed(kind, item) for item in answer.get("items", [])]
 
     @translate_errors
     def get_object(self, kind: str, namespace: str, name: str) -> MeshObject:
         return self._typed(kind, self._api.get_namespaced_custom_object(
-            API_GROUP, self.version, namespace, PLURALS[kind], name, _request_timeout=self._timeout))
+            *self._group_version(kind), namespace, PLURALS[kind], name, _request_timeout=self._timeout))
 
     @translate_errors
     def create_object(self, obj: MeshObject) -> MeshObject:
         kind = obj["kind"]
         body = self._body(obj)
         return self._typed(kind, self._api.create_namespaced_custom_object(
-            API_GROUP, self.version, body["metadata"]["namespace"], PLURALS[kind], body,
+            *self._group_version(kind), body["metadata"]["namespace"], PLURALS[kind], body,
             _request_timeout=self._timeout))
 
     @translate_errors
@@ -120,7 +121,7 @@ class KubernetesBackend:
         """PUT with metadata.resourceVersion in the body: the server refuses a stale write with 409."""
         kind, meta = obj["kind"], obj["metadata"]
         return self._typed(kind, self._api.replace_namespaced_custom_object(
-            API_GROUP, self.version, meta["namespace"], PLURALS[kind], meta["name"], self._body(obj),
+            *self._group_version(kind), meta["namespace"], PLURALS[kind], meta["name"], self._body(obj),
             _request_timeout=self._timeout))
 
     @translate_errors
@@ -128,15 +129,20 @@ class KubernetesBackend:
         from kubernetes.client import V1DeleteOptions, V1Preconditions
 
         options = V1DeleteOptions(preconditions=V1Preconditions(resource_version=resource_version))
-        self._api.delete_namespaced_custom_object(API_GROUP, self.version, namespace, PLURALS[kind], name,
+        self._api.delete_namespaced_custom_object(*self._group_version(kind), namespace, PLURALS[kind], name,
                                                   body=options, _request_timeout=self._timeout)
+
+    def _group_version(self, kind: str) -> tuple[str, str]:
+        return OTHER_GROUPS.get(kind, (API_GROUP, self.version))
 
     def _body(self, obj: MeshObject) -> MeshObject:
         # status belongs to istiod (the status subresource); the main resource ignores it anyway
-        return {**{k: v for k, v in obj.items() if k != "status"}, "apiVersion": f"{API_GROUP}/{self.version}"}
+        group, version = self._group_version(obj["kind"])
+        return {**{k: v for k, v in obj.items() if k != "status"}, "apiVersion": f"{group}/{version}"}
 
     def _typed(self, kind: str, item: dict[str, Any]) -> MeshObject:
-        item.setdefault("apiVersion", f"{API_GROUP}/{self.version}")
+        group, version = self._group_version(kind)
+        item.setdefault("apiVersion", f"{group}/{version}")
         item.setdefault("kind", kind)
         return item
 

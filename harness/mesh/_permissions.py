@@ -32,6 +32,9 @@ class Permission:
 def run_permissions(namespace: str, *, policy_kinds: Iterable[str] = (), has_faults: bool = True) -> list[Permission]:
     """What ``harness run`` does in ``namespace``: read and change VirtualServices, apply and restore policies."""
     wanted = {Permission(verb, "virtualservices", namespace) for verb in ("get", "list", "update")} if has_faults else set()
+    policy_kinds = set(policy_kinds)
+    if has_faults or policy_kinds:  # the run's Leases on its targets
+        wanted |= {Permission(verb, "leases", namespace, COORDINATION) for verb in ("get", "create", "update", "delete")}
     for kind in policy_kinds:
         wanted |= {Permission(verb, PLURALS[kind], namespace) for verb in ("get", "create", "update", "delete")}
     return sorted(wanted)

@@ -199,3 +199,27 @@ def test_cleanup_without_flags_leaves_live_runs_and_names_them() -> None:
     assert len(plan_cleanup(mesh, "shop", run_id="live1").restore) == 1
     assert len(plan_cleanup(mesh, "shop", everything=True).restore) == 1
     assert plan_cleanup(mesh, "shop", run_id="other").restore == []
+
+
+def test_a_second_run_on_a_held_target_is_refused_naming_the_holder_until_its_lease_expires() -> None:
+    from harness.mesh import RunLock, stale_leases
+
+    mesh = backend()
+    first = RunLock(mesh, "shop", ["reviews"], run_id="run-a", owner="alice", duration_s=60)
+    first.acquire()
+    second = RunLock(mesh, "shop", ["reviews", "cart"], run_id="run-b", owner="bob", duration_s=60)
+    with pytest.raises(BackendError, match=r"shop/reviews is held by chaos run run-a \(owner alice"):
+        second.acquire()
+    assert [o["metadata"]["name"] for o in mesh.list_objects("Lease", "shop")] == ["chaos-harness-reviews"]
+    first.renew()
+    assert stale_leases(mesh, "shop") == []
+    lease = mesh.get_object("Lease", "shop", "chaos-harness-reviews")
+    lease["spec"]["renewTime"] = "2020-01-01T00:00:00.000000Z"  # run-a died long ago: its heartbeat stopped
+    mesh.replace_object(lease)
+    assert len(stale_leases(mesh, "shop")) == 1
+    second.acquire()  # takes the expired lease over
+    assert mesh.get_object("Lease", "shop", "chaos-harness-reviews")["spec"]["holderIdentity"] == "run-b"
+    with pytest.raises(BackendError, match="taken by run run-b"):
+        first.renew()
+    second.release()
+    assert mesh.list_objects("Lease", "shop") == []
