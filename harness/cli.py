@@ -208,6 +208,12 @@ def _dry_run(paths: list[Path], experiments: Any, options: Any) -> str:
         return suites.dry_run(paths, suites.demo_mesh_objects())
 
 
+AllowNamespace = Annotated[list[str] | None, typer.Option(help="Only these namespaces may be touched (repeatable; "
+                                                          "default $HARNESS_ALLOWED_NAMESPACES).")]
+AllowProduction = Annotated[bool, typer.Option("--allow-production", help="Allow contexts/namespaces that look like "
+                                               "production.")]
+
+
 @app.command("inject")
 @handles_errors
 def inject_command(
@@ -217,25 +223,30 @@ def inject_command(
     context: Context = None,
     kubeconfig: Kubeconfig = None,
     state_dir: StateDir = None,
+    allow_namespace: AllowNamespace = None,
+    allow_production: AllowProduction = False,
 ) -> None:
-    """Inject an experiment's faults and leave them in place; prints the diff and the run id."""
+    """Inject an experiment's faults and leave them in place; prints the run id first, then each diff."""
     from harness.experiment import load_experiments
     from harness.istio import parse_duration_s
-    from harness.mesh import inject, open_backend
+    from harness.mesh import check_target, inject, open_backend
     from harness.report._write import spec_diff
     from harness.runner import new_run_id
 
     (loaded,) = load_experiments([path])[:1]
     exp = loaded.experiment
     mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
+    check_target(exp.target.namespace, mesh.context, allowed=allow_namespace or None,
+                 allow_production=allow_production)
     run_id = new_run_id()
+    revert_hint = f"harness revert {run_id} --backend {backend}" + (f" --context {context}" if context else "")
+    out.print(f"run id: {run_id} (if this stops half-way: {revert_hint})", markup=False)
     for fault in exp.faults:
         applied = inject(mesh, fault, namespace=exp.target.namespace, run_id=run_id, owner=exp.metadata.owner,
                          ttl_s=parse_duration_s(ttl))
         out.print(f"{'created' if applied.created else 'changed'} VirtualService {applied.namespace}/{applied.name}:")
         out.print(spec_diff(applied.before, applied.after), markup=False)
-    out.print(f"run id: {run_id}\nrevert with: harness revert {run_id} --backend {backend}"
-              + (f" --context {context}" if context else ""), markup=False)
+    out.print(f"revert with: {revert_hint}", markup=False)
 
 
 @app.command("revert")
@@ -360,29 +371,44 @@ def schema() -> None:
 @handles_errors
 def cleanup(
     namespace: Annotated[str | None, typer.Option(help="Only this namespace.")] = None,
-    expired: Annotated[bool, typer.Option("--expired", help="Only marks whose expiry has passed.")] = False,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run's marks, live or expired.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every run's marks, also runs that are still live.")] = False,
+    expired: Annotated[bool, typer.Option("--expired", help="Only expired marks (the default; kept for scripts).")
+                       ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be restored.")] = False,
     backend: BackendName = "sandbox",
     context: Context = None,
     kubeconfig: Kubeconfig = None,
     state_dir: StateDir = None,
 ) -> None:
-    """Restore every VirtualService that still carries a chaos run's marks (after a killed run)."""
-    from harness.mesh import marked_objects, open_backend, restore_marked, run_id_of
+    """Restore what killed runs left behind: objects whose chaos marks expired (or --run ID, --all)."""
+    from harness.mesh import describe_mark, open_backend, plan_cleanup, release_lease, restore_marked, stale_leases
 
+    if everything and run_id:
+        raise HarnessError("--all and --run exclude each other", hint="pick one")
     mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
-    marked = marked_objects(mesh, namespace, expired_only=expired)
-    if not marked:
-        out.print("nothing to clean up")
-    for obj in marked:
+    plan = plan_cleanup(mesh, namespace, run_id=run_id, everything=everything)
+    for obj in plan.skipped:
         meta = obj["metadata"]
-        run_id = run_id_of(obj)
+        out.print(f"skipped {obj['kind']} {meta['namespace']}/{meta['name']}: {describe_mark(obj)} is still live "
+                  "(--run ID or --all to include it)", markup=False)
+    if not plan.restore:
+        out.print("nothing to clean up")
+    for obj in plan.restore:
+        meta = obj["metadata"]
         if dry_run:
-            out.print(f"would restore {obj['kind']} {meta['namespace']}/{meta['name']} (run {run_id})")
+            out.print(f"would restore {obj['kind']} {meta['namespace']}/{meta['name']} ({describe_mark(obj)})",
+                      markup=False)
             continue
         result = restore_marked(obj, mesh)
-        out.print(f"{obj['kind']} {meta['namespace']}/{meta['name']} (run {run_id}): {result.action} "
-                  f"{result.detail}".rstrip())
+        out.print(f"{obj['kind']} {meta['namespace']}/{meta['name']} ({describe_mark(obj)}): {result.action} "
+                  f"{result.detail}".rstrip(), markup=False)
+    for lease in stale_leases(mesh, namespace):  # a dead run's lock: taken over, so the target is free again
+        meta = lease["metadata"]
+        if dry_run:
+            out.print(f"would remove the stale Lease {meta['namespace']}/{meta['name']}", markup=False)
+        elif release_lease(mesh, meta["namespace"], meta["name"]):
+            out.print(f"removed the stale Lease {meta['namespace']}/{meta['name']}", markup=False)
 
 
 def main() -> None:

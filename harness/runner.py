@@ -11,12 +11,14 @@ import contextlib
 import logging
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness._activation import likely_causes, traffic_evidence
 from harness.errors import BackendError, HarnessError
 from harness.experiment import ENVOY_COUNTERS, Experiment, Failure, Hypothesis, LoadedExperiment
 from harness.istio import load_istio, resolve_host
@@ -24,11 +26,16 @@ from harness.load import LoadPlan, LoadRun, check_gateway, resolve_locustfile
 from harness.mesh import (
     AppliedFault,
     MeshBackend,
+    RunLock,
     apply_policy,
+    check_permissions,
     find_virtual_service,
     inject,
     is_active,
     restore,
+    run_permissions,
+    sync_state,
+    wait_synced,
 )
 from harness.metrics import MeshSelector, Prometheus, Window, envoy_cluster_stat, requests
 from harness.report import Change, RunResult, report_dir, write_reports
@@ -39,6 +46,9 @@ Progress = Callable[[str], None]
 TICK_S = 1.0
 GUARDRAIL_EVERY_S = 5.0
 PROGRESS_EVERY_S = 5.0
+EVIDENCE_MIN_S = 15.0
+EVIDENCE_EVERY_S = 2.0
+LEASE_RENEW_EVERY_S = 15.0  # a third of the Lease's 60 s, as leader election renews well before expiry
 
 
 PROXY_STATS_HINT = (
@@ -76,6 +86,7 @@ class Target:
     owner: str = "harness"
     revert_options: str = ""  # how `harness revert` reaches this backend, for error hints
     behaviour: BehaviourControl | None = None
+    propagation_deadline_s: float = 30.0  # istiod push to every proxy; a cluster under load takes seconds
 
 
 @dataclass(frozen=True)
@@ -88,21 +99,59 @@ def new_run_id() -> str:
     return secrets.token_hex(4)
 
 
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # CI cancellation, a closed terminal
+
+
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """SIGTERM (CI cancellation) behaves like Ctrl-C; the previous handler comes back afterwards."""
-    def on_term(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP behave like Ctrl-C; the previous handlers come back afterwards."""
+    def on_signal(signum: int, frame: object) -> None:
         raise Interrupted()
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    previous = {sig: signal.signal(sig, on_signal) for sig in ENDING_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def preflight(loaded: LoadedExperiment, target: Target) -> tuple[Path, list[dict[str, Any]]]:
-    """Everything that can be checked before touching the mesh; returns the locustfile and policy objects."""
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block is done, then raise Interrupted.
+
+    A revert must not stop half-way because the user pressed Ctrl-C again: the second signal is
+    noted and acted on once every object is back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    watched = (signal.SIGINT, *ENDING_SIGNALS)
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in watched}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise Interrupted()
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What preflight resolved: the load's locustfile, the policy objects, and the targets to lock."""
+
+    locustfile: Path
+    policies: list[dict[str, Any]]
+    lock_targets: list[str]
+
+
+def preflight(loaded: LoadedExperiment, target: Target) -> Preflight:
+    """Everything that can be checked before touching the mesh."""
     exp = loaded.experiment
     here = loaded.path.parent if loaded.path else Path.cwd()
     if exp.failures and target.behaviour is None:
@@ -113,9 +162,14 @@ def preflight(loaded: LoadedExperiment, target: Target) -> tuple[Path, list[dict
         target.prometheus.check()
     locustfile = resolve_locustfile(exp.load, here)
     check_gateway(target.gateway_url, target.host_header)
+    check_permissions(target.backend, run_permissions(exp.target.namespace, has_faults=bool(exp.faults),
+                                                      policy_kinds={str(p["kind"]) for p in policies}))
+    targets = []
     for fault in exp.faults:
-        find_virtual_service(target.backend, fault, exp.target.namespace)  # several candidates: stops here
-    return locustfile, policies
+        live = find_virtual_service(target.backend, fault, exp.target.namespace)  # none or several: stops here
+        targets.append(live["metadata"]["name"] if live else fault.host.split(".")[0])
+    targets += [p["metadata"]["name"] for p in policies if p["kind"] == "VirtualService"]
+    return Preflight(locustfile, policies, targets)
 
 
 class _Run:
@@ -137,6 +191,11 @@ class _Run:
         self.policies: list[AppliedFault] = []
         self.fault_changes: list[Change] = []
         self.behaviour_before: object | None = None
+        self.lock: RunLock | None = None
+        self.evidence: str | None = None        # what showed the fault in requests
+        self.never_observed: str | None = None  # why no request showed it, with the likely causes
+        self._last_evidence_check = 0.0
+        self._last_renewal = time.monotonic()
 
     # -- phases ---------------------------------------------------------------------------------
 
@@ -160,6 +219,10 @@ class _Run:
             self.say(f"applied {len(objects)} policy object(s) under test")
 
     def restore_policies(self) -> None:
+        with signals_deferred():
+            self._restore_policies()
+
+    def _restore_policies(self) -> None:
         changes = {(c.kind, c.namespace, c.name): c for c in self.result.changes}
         for applied in reversed(self.policies):
             outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id, kind=applied.kind)
@@ -213,15 +276,31 @@ class _Run:
             self.fault_started = time.time()
             self.result.activation_latency_s = self.fault_started - started
             return
-        deadline = time.monotonic() + 10
-        while not all(is_active(self.target.backend, a) for a in self.applied):
-            if time.monotonic() > deadline:
-                raise HarnessError("the fault did not become active within 10 s")
-            time.sleep(0.05)
+        for applied in self.applied:
+            self._wait_in_data_plane(applied, what="fault")
         now = time.time()
         self.result.activation_latency_s = now - started
         self.fault_started = now
         self.say(f"fault active after {self.result.activation_latency_s * 1000:.0f} ms (run {self.run_id})")
+
+    def _wait_in_data_plane(self, applied: AppliedFault, *, what: str) -> None:
+        """Block until istiod reports the written generation in every proxy (Istio config status)."""
+        meta = applied.after["metadata"]
+        state = wait_synced(self.target.backend, applied.kind, applied.namespace, applied.name,
+                            generation=int(meta.get("generation") or 0), deadline_s=self.target.propagation_deadline_s)
+        if state is not None:
+            return
+        current = sync_state(self.target.backend.get_object(applied.kind, applied.namespace, applied.name))
+        if current.reconciled is None:  # no status tracking on this cluster: traffic evidence decides later
+            note = (f"{applied.kind} {applied.namespace}/{applied.name} carries no Istio config status "
+                    f"(PILOT_ENABLE_STATUS off): the {what} is taken as in effect from the API write")
+            if note not in self.result.notes:
+                self.result.notes.append(note)
+            return
+        raise HarnessError(f"the {what} on {applied.kind} {applied.namespace}/{applied.name} did not reach the "
+                           f"proxies within {self.target.propagation_deadline_s:g} s ({current.message or current.reason})",
+                           hint="check istiod (kubectl -n istio-system logs deploy/istiod) and proxy sync "
+                                "(istioctl proxy-status)")
 
     def observe(self) -> None:
         """The fault phase: watch that our routes stay, evaluate guardrails, report progress."""
@@ -239,22 +318,60 @@ class _Run:
                 next_guard = time.monotonic() + GUARDRAIL_EVERY_S
                 if self._guardrail_breached():
                     return
+            if self._fault_never_observed():
+                return
+
+    def _evidence_deadline_s(self) -> float:
+        """How long after activation requests must show the fault: three scrapes and the exporter's lag."""
+        return max(EVIDENCE_MIN_S, 3 * self.target.scrape_interval_s + 5)
+
+    def _fault_never_observed(self, *, final: bool = False) -> bool:
+        """Look for traffic evidence; past the deadline (or at the end) without any, revert early: nothing to judge."""
+        if not self.applied or self.evidence is not None or self.fault_started is None:
+            return False
+        now = time.time()
+        if not final and now - self._last_evidence_check < EVIDENCE_EVERY_S:
+            return False
+        self._last_evidence_check = now
+        found = traffic_evidence([a.fault for a in self.applied if a.fault is not None], self.exp.target.namespace,
+                                 prometheus=self.target.prometheus, samples=self.samples(),
+                                 since=self.fault_started, now=now)
+        if found.seen:
+            self.evidence = found.detail
+            self.say(f"fault seen in the data plane: {found.detail}")
+            return False
+        if not final and now - self.fault_started < self._evidence_deadline_s():
+            return False
+        causes = likely_causes(self.target.backend, [a.fault for a in self.applied if a.fault is not None],
+                               self.exp.target.namespace)
+        self.never_observed = f"fault never observed in the data plane ({found.detail}); likely causes: " + "; ".join(causes)
+        self.result.notes.append(self.never_observed)
+        self.say("FAULT NEVER OBSERVED in the data plane: reverting, verdicts will be INCONCLUSIVE")
+        return True
 
     def revert(self) -> None:
-        if self.reverted:
+        with signals_deferred():
+            self._revert()
+
+    def _revert(self) -> None:
+        if self.reverted:  # set only once everything is back: a revert interrupted half-way runs again
             return
-        self.reverted = True
         if self.behaviour_before is not None and self.target.behaviour is not None:
             self.target.behaviour.restore(self.behaviour_before)
         failed = []
+        written = []
         for applied, change in zip(reversed(self.applied), reversed(self.fault_changes), strict=True):
             try:
-                outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id)
+                outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id,
+                                  fault_only=True)
             except BackendError as exc:
                 change.restore = f"FAILED: {exc.message}"
                 failed.append(applied)
                 continue
             change.restore = outcome.action
+            if outcome.written is not None:
+                written.append(AppliedFault(applied.namespace, applied.name, applied.run_id, False, None,
+                                            outcome.written, applied.kind))
             if outcome.conflict:
                 self.result.notes.append(f"{applied.namespace}/{applied.name}: {outcome.detail}")
         if failed:
@@ -263,6 +380,12 @@ class _Run:
             raise HarnessError(f"could not restore {', '.join(f'{a.namespace}/{a.name}' for a in failed)} "
                                f"(namespace {', '.join(namespaces)}); the fault is still in place",
                                hint=f"finish it with: {command}")
+        self.reverted = True
+        for restored in written:  # the fault ends when the proxies have the original back, not at the write
+            try:
+                self._wait_in_data_plane(restored, what="revert")
+            except HarnessError as exc:
+                self.result.notes.append(f"revert written but not confirmed in the data plane: {exc.message}")
         self.fault_ended = time.time()
         if self.fault_started is not None:
             self.result.fault_active = (self.fault_started, self.fault_ended)
@@ -285,6 +408,11 @@ class _Run:
         timeline = self._timeline()
         samples = self.samples()
         self.result.load_summary = summarise(samples, self.result.phases)
+        if self.never_observed is None and self.evidence is None and self.applied:
+            self._fault_never_observed(final=True)  # the last scrapes are in by now
+        if self.never_observed is not None:  # nothing was tested: no verdict may say otherwise
+            self.result.verdicts = [unobserved(h, self.never_observed) for h in self.exp.hypotheses]
+            return
         self.result.verdicts = [self._evaluate(h, samples, timeline) for h in self.exp.hypotheses]
 
     # -- helpers --------------------------------------------------------------------------------
@@ -330,6 +458,9 @@ class _Run:
             raise HarnessError(f"the load generator stopped unexpectedly:\n{self.load.output_tail()}")
         time.sleep(min(TICK_S, max(0.0, end - time.monotonic())))
         now = time.monotonic()
+        if self.lock is not None and now - self._last_renewal >= LEASE_RENEW_EVERY_S:
+            self._last_renewal = now
+            self.lock.renew()
         if now - getattr(self, "_last_progress", 0.0) >= PROGRESS_EVERY_S or now >= end:
             self._last_progress = now
             self.say(self._progress_line(phase, end - now))
@@ -342,6 +473,12 @@ class _Run:
         injected = bool(self.applied) or self.behaviour_before is not None
         active = "yes" if injected and not self.reverted and self.result.fault_lost_at is None else "no"
         return f"{phase:9} {max(0.0, left_s):5.0f}s left  {rate:7.1f} req/s  errors {errors:5.1f}%  fault active: {active}"
+
+
+def unobserved(h: Hypothesis, reason: str) -> Verdict:
+    """The verdict of a hypothesis whose fault no request ever met."""
+    return Verdict(h.name, Outcome.INCONCLUSIVE, reason, measure=h.measure, source=h.source, phase=h.phase,
+                   cohort=h.cohort)
 
 
 def summarise(samples: Any, phases: dict[str, tuple[float, float]]) -> dict[str, Any]:
@@ -363,17 +500,21 @@ def summarise(samples: Any, phases: dict[str, tuple[float, float]]) -> dict[str,
 
 def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions) -> tuple[RunResult, Path]:
     """Run every phase; faults are reverted whatever happens. Returns the result and its report folder."""
-    locustfile, policies = preflight(loaded, target)
+    checked = preflight(loaded, target)
     run = _Run(loaded, target, options)
     folder = report_dir(options.report_root, run.result)
     folder.mkdir(parents=True, exist_ok=True)
     options.progress(f"running {run.result.name} (run {run.run_id}); report: {folder}")
     try:
         with signals_interrupt(), contextlib.ExitStack() as stack:
+            run.lock = RunLock(target.backend, run.exp.target.namespace, checked.lock_targets, run_id=run.run_id,
+                               owner=target.owner)
+            run.lock.acquire()  # before anything changes: a second run on these targets stops here
+            stack.callback(run.lock.release)
             stack.callback(run.restore_policies)
-            run.apply_policies(policies)
+            run.apply_policies(checked.policies)
             stack.callback(run.stop_load)
-            run.start_load(locustfile, folder)
+            run.start_load(checked.locustfile, folder)
             run.baseline()
             run.check_series()
             stack.callback(run.revert)  # registered before the first write: any failure reverts

@@ -40,11 +40,16 @@ class LoadResult:
 
 
 def yaml_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand folders into their YAML files (sorted), keep files as given."""
+    """Expand folders into their YAML files (sorted), keep files as given.
+
+    Hidden entries are skipped: a ConfigMap volume holds each file twice, as ``name.yaml`` (a symlink)
+    and inside the ``..data`` / ``..<timestamp>`` folders of Kubernetes' atomic writer.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()))
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()
+                                and not any(part.startswith(".") for part in p.relative_to(path).parts)))
         else:
             found.append(path)
     return found

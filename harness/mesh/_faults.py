@@ -52,6 +52,7 @@ class AppliedFault:
     before: MeshObject | None
     after: MeshObject
     kind: str = VIRTUAL_SERVICE
+    fault: Fault | None = None  # what was injected (None for a policy object)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def inject(backend: MeshBackend, fault: Fault, *, namespace: str, run_id: str, o
             obj = {"kind": VIRTUAL_SERVICE, "metadata": {"name": name, "namespace": namespace, "annotations": {
                        **_marks(run_id, owner, ttl_s), CREATED: "true"}},
                    "spec": new_virtual_service_spec(fault.host, fault, run_id)}
-            return AppliedFault(namespace, name, run_id, True, None, backend.create_object(obj))
+            return AppliedFault(namespace, name, run_id, True, None, backend.create_object(obj), fault=fault)
         _refuse_if_locked(live, run_id)
         marked = copy.deepcopy(live)
         annotations = marked["metadata"].setdefault("annotations", {})
@@ -135,7 +136,8 @@ def inject(backend: MeshBackend, fault: Fault, *, namespace: str, run_id: str, o
         annotations.update(_marks(run_id, owner, ttl_s))
         marked["spec"] = merge_fault(live["spec"], fault, run_id)
         created = annotations.get(CREATED) == "true"
-        return AppliedFault(namespace, live["metadata"]["name"], run_id, created, live, backend.replace_object(marked))
+        return AppliedFault(namespace, live["metadata"]["name"], run_id, created, live, backend.replace_object(marked),
+                            fault=fault)
 
     return with_retries(attempt, what=f"inject the fault on {fault.host}")
 

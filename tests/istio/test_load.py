@@ -91,3 +91,17 @@ def test_same_object_twice_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, VS.format(version="v1"), "b.yaml")
     with pytest.raises(MeshConfigError, match="defined twice"):
         load_istio([tmp_path])
+
+
+def test_a_configmap_volume_loads_each_file_once(tmp_path: Path) -> None:
+    """Kubernetes' atomic writer: files live in ..<timestamp>/, ..data links to it, names link into ..data."""
+    import os
+
+    from harness.istio import yaml_files
+
+    stamp = tmp_path / "..2026_12_03_10_00_00.123456789"
+    stamp.mkdir()
+    (stamp / "01-abort.yaml").write_text("kind: Experiment\n")
+    os.symlink(stamp.name, tmp_path / "..data")
+    os.symlink("..data/01-abort.yaml", tmp_path / "01-abort.yaml")
+    assert yaml_files([tmp_path]) == [tmp_path / "01-abort.yaml"]
