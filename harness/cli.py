@@ -62,20 +62,52 @@ def sandbox_up(
     mesh: Annotated[list[Path] | None, typer.Option(help="Istio YAML file or folder (repeatable; default: the "
                                                     "demo shop's Gateway, VirtualServices, DestinationRules).")] = None,
     state_dir: StateDir = None,
+    scrape_interval: Annotated[float, typer.Option(help="Prometheus scrape interval in seconds (clusters use 15-30; "
+                                                   "1 gives fast feedback).")] = 15.0,
+    push_delay: Annotated[float, typer.Option(help="Seconds istiod waits before pushing a config change to the "
+                                              "proxies (a loaded cluster takes seconds).")] = 1.0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Start the sandbox detached and print its URLs."""
+    """Start the sandbox cluster detached (API server, istiod, Envoys, Prometheus, demo pods) and print its URLs."""
     from harness.sandbox import Sandbox
 
     progress = None if as_json else (lambda message: err.print(f"[dim]{message}[/]", markup=True))
-    sandbox = Sandbox.start(topology=topology, mesh=mesh, state_dir=state_dir, progress=progress)
+    sandbox = Sandbox.start(topology=topology, mesh=mesh, state_dir=state_dir, progress=progress,
+                            scrape_interval_s=scrape_interval, push_delay_s=push_delay)
     _print_warnings(sandbox.warnings)
     if as_json:
         print(json.dumps(sandbox.urls()))
         return
     for key, value in sandbox.urls().items():
         out.print(f"{key:15} {value}")
-    out.print("stop it with: harness sandbox down" + (f" --state-dir {state_dir}" if state_dir else ""))
+    suffix = f" --state-dir {state_dir}" if state_dir else ""
+    out.print(f'use it with:  kubectl --kubeconfig "$(harness sandbox kubeconfig{suffix})" get virtualservices -A')
+    out.print(f"stop it with: harness sandbox down{suffix}")
+
+
+@sandbox_app.command("kubeconfig")
+@handles_errors
+def sandbox_kubeconfig(state_dir: StateDir = None) -> None:
+    """Print the path of the sandbox cluster's kubeconfig (contexts "sandbox" and "sandbox-admin")."""
+    from harness.sandbox import Sandbox
+
+    print(Sandbox.attach(state_dir).kubeconfig_path)
+
+
+@sandbox_app.command("restart")
+@handles_errors
+def sandbox_restart(
+    pod: Annotated[str, typer.Argument(help="Pod name, as 'kubectl get pods' shows it.")],
+    state_dir: StateDir = None,
+) -> None:
+    """Restart a pod's containers (its Envoy starts from zero counters, as after a real restart)."""
+    from harness.sandbox import Sandbox
+
+    updated = Sandbox.attach(state_dir).control.restart(pod)
+    restarts = max((c.get("restartCount", 0) for c in updated.get("status", {}).get("containerStatuses") or []),
+                   default=0)
+    out.print(f"restarted pod {updated['metadata']['namespace']}/{updated['metadata']['name']} (restarts: {restarts})",
+              markup=False)
 
 
 @sandbox_app.command("status")
@@ -124,13 +156,13 @@ def sandbox_apply(
     paths: Annotated[list[Path], typer.Argument(help="Istio YAML files or folders.")],
     state_dir: StateDir = None,
 ) -> None:
-    """Create or replace Istio resources in the running sandbox (like kubectl apply)."""
+    """Create or update Istio resources in the running sandbox (like kubectl apply) and wait until every proxy has them."""
     from harness.sandbox import Sandbox
 
     result = Sandbox.attach(state_dir).apply_files(paths)
-    _print_warnings([str(w) for w in result.warnings])
-    changed = ", ".join(f"{proxy} ({', '.join(parts)})" for proxy, parts in result.changed.items()) or "nothing"
-    out.print(f"applied in {result.seconds * 1000:.0f} ms; changed: {changed}")
+    for line in result.applied:
+        out.print(line, markup=False)
+    out.print(f"in every proxy after {result.seconds * 1000:.0f} ms")
 
 
 @sandbox_app.command("behave")
@@ -403,12 +435,28 @@ def cleanup(
         result = restore_marked(obj, mesh)
         out.print(f"{obj['kind']} {meta['namespace']}/{meta['name']} ({describe_mark(obj)}): {result.action} "
                   f"{result.detail}".rstrip(), markup=False)
+    _cleanup_load(mesh, namespace, run_id=run_id, everything=everything, dry_run=dry_run)
     for lease in stale_leases(mesh, namespace):  # a dead run's lock: taken over, so the target is free again
         meta = lease["metadata"]
         if dry_run:
             out.print(f"would remove the stale Lease {meta['namespace']}/{meta['name']}", markup=False)
         elif release_lease(mesh, meta["namespace"], meta["name"]):
             out.print(f"removed the stale Lease {meta['namespace']}/{meta['name']}", markup=False)
+
+
+def _cleanup_load(mesh: Any, namespace: str | None, *, run_id: str | None, everything: bool, dry_run: bool) -> None:
+    """Worker Deployments, master Services and ConfigMaps of dead runs' distributed load."""
+    from harness.load import delete_load_objects, leftover_load_objects
+
+    api_client = getattr(mesh, "api_client", None)
+    if api_client is None:
+        return
+    for obj in leftover_load_objects(api_client, namespace, run_id=run_id, everything=everything):
+        meta = obj["metadata"]
+        if not dry_run:
+            delete_load_objects(api_client, [obj])
+        out.print(f"{'would delete' if dry_run else 'deleted'} {obj['kind']} {meta['namespace']}/{meta['name']} "
+                  f"(load of run {meta['run_id']})", markup=False)
 
 
 def main() -> None:

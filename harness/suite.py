@@ -15,7 +15,7 @@ from harness.errors import HarnessError
 from harness.experiment import Failure, LoadedExperiment, load_experiments
 from harness.istio import load_istio
 from harness.istio._merge import merge_fault, new_virtual_service_spec
-from harness.mesh import MemoryBackend, SandboxBackend, find_virtual_service
+from harness.mesh import KubernetesBackend, MemoryBackend, find_virtual_service
 from harness.metrics import MeshSelector, requests, server_errors, with_flag
 from harness.report import RunResult, write_junit
 from harness.report._write import spec_diff
@@ -100,8 +100,10 @@ def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress) -
         sandbox = owned = Sandbox.start(state_dir=state_dir, progress=progress)
     revert = f"--state-dir {sandbox.state_dir}"
     try:
-        yield Target(SandboxBackend(sandbox), sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
-                     revert_options=revert, behaviour=SandboxBehaviour(sandbox))
+        backend = KubernetesBackend(context=sandbox.harness_context, config_file=str(sandbox.kubeconfig_path))
+        yield Target(backend, sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
+                     scrape_interval_s=sandbox.scrape_interval_s, revert_options=revert,
+                     behaviour=SandboxBehaviour(sandbox))
     finally:
         if owned is not None:
             progress("stopping the embedded sandbox")
@@ -130,9 +132,6 @@ def _kubernetes_target(experiments: Sequence[LoadedExperiment], options: TargetO
 
     first = experiments[0].experiment.target
     context = options.context or first.context
-    for loaded in experiments:
-        check_target(loaded.experiment.target.namespace, context, allowed=list(options.allowed_namespaces) or None,
-                     allow_production=options.allow_production)
     gateway = options.gateway_url or first.gateway_url
     prometheus = options.prometheus_url or first.prometheus_url or os.environ.get("PROMETHEUS_URL")
     if not gateway:
@@ -142,7 +141,10 @@ def _kubernetes_target(experiments: Sequence[LoadedExperiment], options: TargetO
         raise HarnessError("no Prometheus URL for the kubernetes backend",
                            hint="set target.prometheusUrl, PROMETHEUS_URL, or pass --prometheus-url")
     backend = open_backend("kubernetes", context=context, kubeconfig=options.kubeconfig)
-    revert = "--backend kubernetes" + (f" --context {context}" if context else "")
+    for loaded in experiments:  # the effective context: given, or the kubeconfig's current one
+        check_target(loaded.experiment.target.namespace, backend.context,
+                     allowed=list(options.allowed_namespaces) or None, allow_production=options.allow_production)
+    revert = "--backend kubernetes" + (f" --context {backend.context}" if backend.context != "in-cluster" else "")
     return Target(backend, gateway, Prometheus(prometheus), host_header=first.host, revert_options=revert)
 
 

@@ -103,7 +103,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from harness.sandbox import Sandbox
 
     state_dir: Path = tmp_path_factory.mktemp("sandbox")
-    with Sandbox.start(state_dir=state_dir) as running:
+    # 1 s scrapes and no push delay keep the suite fast; tests/test_cluster_sandbox.py runs at cluster speed
+    with Sandbox.start(state_dir=state_dir, scrape_interval_s=1, push_delay_s=0) as running:
         yield running
 
 
@@ -115,16 +116,18 @@ def demo(sandbox: Any) -> Any:
     from harness.istio import load_istio
     from harness.sandbox import DEFAULT_MESH
 
-    sandbox.mesh.replace_all([r.raw for r in load_istio([DEFAULT_MESH]).resources])
+    sandbox.istio.replace_all([r.raw for r in load_istio([DEFAULT_MESH]).resources])
     return sandbox
 
 
 def sandbox_target(sandbox: Any) -> Any:
-    """The runner's view of a running sandbox (as `harness run` builds it)."""
-    from harness.mesh import SandboxBackend
+    """The runner's view of a running sandbox, as `harness run` builds it: the Kubernetes path with the
+    harness's ServiceAccount token from the sandbox's kubeconfig."""
+    from harness.mesh import KubernetesBackend
     from harness.metrics import Prometheus
     from harness.runner import Target
     from harness.suite import SandboxBehaviour
 
-    return Target(SandboxBackend(sandbox), sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
-                  behaviour=SandboxBehaviour(sandbox))
+    backend = KubernetesBackend(context=sandbox.harness_context, config_file=str(sandbox.kubeconfig_path))
+    return Target(backend, sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
+                  scrape_interval_s=sandbox.scrape_interval_s, behaviour=SandboxBehaviour(sandbox))

@@ -39,7 +39,7 @@ hypotheses:
 
 
 def specs(sandbox: Any) -> dict[str, Any]:
-    return {o["metadata"]["name"]: (o["spec"], o["metadata"].get("annotations")) for o in sandbox.mesh.list()}
+    return {o["metadata"]["name"]: (o["spec"], o["metadata"].get("annotations")) for o in sandbox.istio.list()}
 
 
 def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:

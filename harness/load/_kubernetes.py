@@ -32,6 +32,7 @@ class WorkerPlan:
     image: str
     locustfile: Path
     load_config: dict[str, Any]
+    expires_at: str = ""  # ISO 8601; past it, `harness cleanup` deletes what is left of this run's load
 
     @property
     def name(self) -> str:
@@ -43,7 +44,8 @@ def render(plan: WorkerPlan, folder: Path = MANIFESTS) -> list[dict[str, Any]]:
     config = {**plan.load_config, "parent_pid": 0, "samples_path": None}  # pods: no harness parent, no file
     values = {
         "NAME": plan.name, "NAMESPACE": plan.namespace, "RUN_ID": plan.run_id, "WORKERS": str(plan.workers),
-        "MASTER_HOST": plan.master_host, "MASTER_PORT": str(plan.master_port), "IMAGE": plan.image,
+        "EXPIRES": plan.expires_at, "MASTER_HOST": plan.master_host, "MASTER_PORT": str(plan.master_port),
+        "IMAGE": plan.image,
         "LOCUSTFILE_JSON": json.dumps(plan.locustfile.read_text()), "LOAD_CONFIG_JSON": json.dumps(json.dumps(config)),
     }
     objects: list[dict[str, Any]] = []
@@ -99,3 +101,48 @@ class WorkerPods:
         if verb == "replace":
             return method(meta["name"], meta["namespace"], obj)
         return method(meta["name"], meta["namespace"])
+
+
+KINDS_WITH_WORKERS = ("Deployment", "Service", "ConfigMap")
+RUN_LABEL = "chaos.harness.io/run-id"
+EXPIRES = "chaos.harness.io/expires-at"
+
+
+def leftover_load_objects(api_client: Any, namespace: str | None, *, run_id: str | None = None,
+                          everything: bool = False) -> list[dict[str, Any]]:
+    """Worker Deployments, master Services and ConfigMaps of runs that are over (expired, or asked for)."""
+    from datetime import UTC, datetime
+
+    from kubernetes import client
+
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    selector = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+    listings = {"Deployment": apps.list_deployment_for_all_namespaces, "Service": core.list_service_for_all_namespaces,
+                "ConfigMap": core.list_config_map_for_all_namespaces}
+    if namespace:
+        listings = {"Deployment": lambda **kw: apps.list_namespaced_deployment(namespace, **kw),
+                    "Service": lambda **kw: core.list_namespaced_service(namespace, **kw),
+                    "ConfigMap": lambda **kw: core.list_namespaced_config_map(namespace, **kw)}
+    now = datetime.now(UTC)
+    found = []
+    for kind, listing in listings.items():
+        for item in _listed(listing, selector):
+            annotations = item.metadata.annotations or {}
+            try:
+                expired = datetime.fromisoformat(annotations.get(EXPIRES, "")) <= now
+            except ValueError:
+                expired = True  # no readable expiry: a leftover of an older harness, or hand-made
+            if run_id or everything or expired:
+                found.append({"kind": kind, "metadata": {"name": item.metadata.name,
+                                                         "namespace": item.metadata.namespace,
+                                                         "run_id": (item.metadata.labels or {}).get(RUN_LABEL)}})
+    return found
+
+
+@translate_errors
+def _listed(listing: Any, selector: str) -> list[Any]:
+    return list(listing(label_selector=selector).items)
+
+
+def delete_load_objects(api_client: Any, objects: list[dict[str, Any]]) -> None:
+    WorkerPods(api_client).delete(objects)

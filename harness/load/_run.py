@@ -133,17 +133,18 @@ class LoadRun:
         return self
 
     def _start_pods(self, config: dict[str, object]) -> None:
-        from kubernetes import config as kube_config
+        from datetime import UTC, datetime, timedelta
 
         from harness.load._kubernetes import WorkerPlan, WorkerPods, render
+        from harness.mesh import load_credentials
 
         pods = self.plan.load.pods
         assert pods is not None
+        expires = datetime.now(UTC) + timedelta(seconds=self.plan.duration_s + 300)
         plan = WorkerPlan(pods.namespace, self.plan.run_id, pods.count, pods.master_host, pods.master_port, pods.image,
-                          self.plan.locustfile, config)
+                          self.plan.locustfile, config, expires.isoformat(timespec="seconds"))
         self._pod_objects = render(plan)
-        self._pods = WorkerPods(kube_config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"),
-                                                                   context=pods.context))
+        self._pods = WorkerPods(load_credentials(context=pods.context).api_client)  # kubeconfig or in-cluster
         self._pods.apply(self._pod_objects)
 
     def is_alive(self) -> bool:

@@ -15,6 +15,7 @@ from harness.mesh._faults import (
     restore_marked,
     run_id_of,
 )
+from harness.mesh._kube_config import ClusterCredentials, load_credentials
 from harness.mesh._kubernetes_backend import KubernetesBackend
 from harness.mesh._lease import RunLock, holder_of, lease_name, release_lease, stale_leases
 from harness.mesh._memory_backend import MemoryBackend
@@ -30,6 +31,7 @@ from harness.mesh._registry import open_backend
 from harness.mesh._safety import check_target
 
 __all__ = [
+    "ClusterCredentials", "load_credentials",
     "RunLock", "holder_of", "lease_name", "release_lease", "stale_leases",
     "AppliedFault", "CleanupPlan", "KubernetesBackend", "MemoryBackend", "MeshBackend", "MeshObject", "Permission",
     "RestoreResult", "SyncState", "VirtualServiceObject", "apply_policy", "check_permissions", "check_target",

@@ -8,12 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from harness._yamlsource import SourceDocument
-from harness.errors import Problem
+from harness.errors import ConfigRejectedError, Problem
 from harness.istio import LoadedResource, parse_istio_object
 from harness.sandbox._envoy import confirm, proxy_paths, read_versions, write_clusters, write_routes
 from harness.sandbox._layout import Layout
 from harness.sandbox._topology import Topology
 from harness.sandbox._translate import Translation, translate
+
+
+class ProxyRejectedError(ConfigRejectedError):
+    """One Envoy NACKed a push; ``proxy`` names it (the previous config keeps serving there)."""
+
+    def __init__(self, proxy: str, message: str) -> None:
+        super().__init__(message)
+        self.proxy = proxy
 
 
 @dataclass(frozen=True)
@@ -52,12 +60,15 @@ class DataPlane:
             paths = proxy_paths(self.state_dir, config.proxy)
             log = self.state_dir / "logs" / f"envoy-{name}.log"
             before = read_versions(config.proxy)
-            cds_version = write_clusters(paths, config)
-            if cds_version:
-                confirm(config.proxy, {"cds": cds_version}, before, log)
-            route_versions = write_routes(paths, config)
-            if route_versions:
-                confirm(config.proxy, route_versions, before, log)
+            try:
+                cds_version = write_clusters(paths, config)
+                if cds_version:
+                    confirm(config.proxy, {"cds": cds_version}, before, log)
+                route_versions = write_routes(paths, config)
+                if route_versions:
+                    confirm(config.proxy, route_versions, before, log)
+            except ConfigRejectedError as exc:
+                raise ProxyRejectedError(name, exc.message) from None
             if cds_version or route_versions:
                 changed[name] = (["cds"] if cds_version else []) + sorted(route_versions)
         return PushResult(translation.warnings, changed, time.perf_counter() - started)

@@ -1,4 +1,4 @@
-"""The sandbox's Prometheus: a generated config scraping every Envoy and the Istio telemetry at 1 s."""
+"""The sandbox's Prometheus: a generated config scraping every Envoy and the Istio telemetry at a set interval."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def write_config(layout: Layout, root: Path, *, scrape_interval_s: float = 1.0) 
     return path
 
 
-def start_prometheus(layout: Layout, root: Path, log_dir: Path) -> ChildProcess:
-    config = write_config(layout, root)
+def start_prometheus(layout: Layout, root: Path, log_dir: Path, *, scrape_interval_s: float = 15.0) -> ChildProcess:
+    config = write_config(layout, root, scrape_interval_s=scrape_interval_s)
     argv = [prometheus_binary(), f"--config.file={config}", f"--storage.tsdb.path={root / 'data'}",
             f"--web.listen-address=127.0.0.1:{layout.prometheus_port}", "--storage.tsdb.retention.time=1d",
             "--web.enable-lifecycle", "--log.level=warn"]

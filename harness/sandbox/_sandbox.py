@@ -1,8 +1,12 @@
-"""The embedded mesh sandbox: start, find, change and stop it.
+"""The embedded mesh sandbox, a small cluster: start, find, change and stop it.
 
 ``Sandbox.start`` validates the topology and Istio YAML first (nothing starts on bad input), then
-starts demo services, per-workload Envoys, the telemetry exporter and Prometheus, detached, and
-records every PID in ``state.json`` so ``Sandbox.attach(...).stop()`` works from any process.
+starts, detached: the Kubernetes API server (seeded with namespaces, RBAC, Services, Endpoints,
+Deployments, Pods and the Istio objects), demo services, per-workload Envoys, the telemetry
+exporter, Prometheus (scraping every ``scrape_interval_s``, 15 s by default as clusters do) and
+istiod (watching the API and pushing to the Envoys ``push_delay_s`` after a change). Every PID is
+recorded in ``state.json`` so ``Sandbox.attach(...).stop()`` works from any process. The harness
+reaches it like any cluster: ``kubeconfig_path`` with the context ``harness_context``.
 """
 
 from __future__ import annotations
@@ -14,20 +18,32 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness._net import http_get, http_json
+from harness._net import free_ports, http_get, http_json
 from harness._process import ChildProcess, ProcessRecord, is_running, start_process, stop_process, wait_until
-from harness.errors import ConfigRejectedError, SandboxError, SandboxNotRunning
+from harness.errors import SandboxError, SandboxNotRunning
 from harness.istio import load_istio
-from harness.sandbox._dataplane import DataPlane, PushResult
+from harness.sandbox._cluster import (
+    ADMIN_CONTEXT,
+    CONTEXT,
+    KUBECONFIG,
+    seed_cluster,
+    start_api_server,
+    wait_api_server,
+    write_sandbox_kubeconfig,
+)
+from harness.sandbox._control import SandboxControl
 from harness.sandbox._envoy import proxy_paths, start_envoy, wait_envoy_ready, write_bootstrap
+from harness.sandbox._istio_config import ApplyResult, IstioConfig, admin_config
+from harness.sandbox._kubeapi import KubeApi
 from harness.sandbox._layout import Layout, plan_layout
 from harness.sandbox._prometheus import prometheus_binary, start_prometheus, wait_first_scrape
-from harness.sandbox._store import MeshStore
+from harness.sandbox._statefile import read_state, write_state
 from harness.sandbox._topology import DEFAULT_MESH, Topology, load_topology
 from harness.sandbox._translate import Translation, gateway_ports, translate
 
 Progress = Callable[[str], None]
-STATE_FILE = "state.json"
+DEFAULT_SCRAPE_INTERVAL_S = 15.0  # what clusters use (kube-prometheus-stack, Istio's sample Prometheus)
+DEFAULT_PUSH_DELAY_S = 1.0        # istiod's debounce (PILOT_DEBOUNCE_AFTER 100 ms, up to 10 s under churn) plus push
 GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway-service-account"
 
 
@@ -48,9 +64,7 @@ class Sandbox:
         self._owned = owned
         self.topology = Topology.model_validate(state["topology"])
         self.layout = Layout.from_dict(state["layout"])
-        self.data_plane = DataPlane(state_dir, self.topology, self.layout)
-        self.mesh = MeshStore(state_dir / "mesh", self._apply)
-        self.last_push: PushResult | None = None
+        self._istio: IstioConfig | None = None
 
     # -- starting and finding ---------------------------------------------------------------
 
@@ -62,14 +76,20 @@ class Sandbox:
         mesh: Sequence[Path] | None = None,
         state_dir: Path | None = None,
         progress: Progress | None = None,
+        scrape_interval_s: float = DEFAULT_SCRAPE_INTERVAL_S,
+        push_delay_s: float = DEFAULT_PUSH_DELAY_S,
     ) -> Sandbox:
-        """Validate input, start every process, and return once Prometheus has scraped them all."""
+        """Validate input, start every process, and return once istiod pushed and Prometheus scraped them all."""
         say = progress or (lambda _: None)
         state_dir = (state_dir or default_state_dir()).absolute()
         topo = load_topology(topology)
         istio = load_istio(list(mesh) if mesh else [DEFAULT_MESH])
         prometheus_binary()  # fail before starting anything
         _refuse_if_running(state_dir)
+        if not 0.2 <= scrape_interval_s <= 300:
+            raise SandboxError(f"scrape interval {scrape_interval_s:g}s is out of range", hint="use 0.2 to 300 seconds")
+        if not 0 <= push_delay_s <= 60:
+            raise SandboxError(f"push delay {push_delay_s:g}s is out of range", hint="use 0 to 60 seconds")
         layout = plan_layout(topo, gateway_ports(topo, istio.resources))
         translation = translate(topo, layout, istio.resources)
         state: dict[str, Any] = {
@@ -78,30 +98,33 @@ class Sandbox:
             "gateway_url": f"http://127.0.0.1:{next(iter(layout.gateway.listener_ports.values()))}",
             "prometheus_url": f"http://127.0.0.1:{layout.prometheus_port}",
             "admin_url": layout.gateway.admin_url, "control_url": f"http://127.0.0.1:{layout.control_port}",
-            "state_dir": str(state_dir),
+            "state_dir": str(state_dir), "scrape_interval_s": scrape_interval_s, "push_delay_s": push_delay_s,
+            "istiod_url": f"http://127.0.0.1:{free_ports(1)[0]}",
+            "kubeconfig": str(state_dir / KUBECONFIG),
         }
         _prepare_state_dir(state_dir)
         sandbox = cls(state_dir, state, owned=True)
         try:
-            sandbox._launch(translation, say)
+            sandbox._launch(translation, [r.raw for r in istio.resources], say)
         except BaseException:
             sandbox.stop()
             raise
-        sandbox.mesh.seed([r.raw for r in istio.resources])
         return sandbox
 
     @classmethod
     def attach(cls, state_dir: Path | None = None) -> Sandbox:
         """Find the sandbox running in ``state_dir``; raise SandboxNotRunning if there is none."""
         state_dir = (state_dir or default_state_dir()).absolute()
-        state = _read_state(state_dir)
+        state = _running_state(state_dir)
         if state is None:
             raise SandboxNotRunning(f"no sandbox runs in {state_dir}", hint="start one with 'harness sandbox up'")
         return cls(state_dir, state)
 
-    def _launch(self, translation: Translation, say: Progress) -> None:
+    def _launch(self, translation: Translation, istio: list[dict[str, Any]], say: Progress) -> None:
         logs = self.state_dir / "logs"
-        say("starting demo services, Envoy proxies, telemetry and Prometheus")
+        say("starting the API server, demo services, Envoy proxies, telemetry and Prometheus")
+        api_child, ready_file, admin_token = start_api_server(self.state_dir, logs)
+        self._spawn(api_child)
         services = self._spawn(start_process("services", [sys.executable, "-m", "harness.sandbox._services",
                                                           str(self._write_services_config())],
                                              log_path=logs / "services.log"))
@@ -114,17 +137,42 @@ class Sandbox:
             write_bootstrap(paths, translation.configs[proxy.name])
             envoys.append((proxy, self._spawn(start_envoy(paths, proxy, concurrency=self.topology.proxy_concurrency,
                                                           log_dir=logs))))
-        prometheus = self._spawn(start_prometheus(self.layout, self.state_dir / "prometheus", logs))
+        prometheus = self._spawn(start_prometheus(self.layout, self.state_dir / "prometheus", logs,
+                                                  scrape_interval_s=self.scrape_interval_s))
+        endpoint = wait_api_server(api_child, ready_file, admin_token)
+        self._state["api_url"] = endpoint.url
+        admin = KubeApi.connect(endpoint.url, endpoint.ca_cert, admin_token)
+        try:
+            say("seeding the cluster: namespaces, RBAC, workloads and the Istio config")
+            harness_token = seed_cluster(admin, self.topology, self.layout, istio)
+        finally:
+            admin.close()
+        write_sandbox_kubeconfig(self.state_dir, endpoint, harness_token, self.topology.namespace)
+        self._save_state()
         wait_until(lambda: http_json(f"{self.control_url}/behaviour") is not None, what="the demo services",
                    deadline_s=15, watch=[services])
         wait_until(lambda: http_get(f"http://127.0.0.1:{self.layout.telemetry_port}/healthz")[0] == 200,
                    what="the telemetry exporter", deadline_s=15, watch=[telemetry])
         for proxy, child in envoys:
             wait_envoy_ready(child, proxy)
-        say("waiting for Prometheus's first scrape (about 6 s)")
-        wait_first_scrape(prometheus, self.prometheus_url, len(self.layout.proxies) + 1)
+        self._save_state()  # istiod reads the layout and URLs from state.json
+        istiod = self._spawn(self._start_istiod(logs))
+        wait_until(lambda: http_get(f"{self.istiod_url}/ready")[0] == 200, what="istiod's first push",
+                   deadline_s=30, watch=[istiod])
+        say(f"waiting for Prometheus's first scrape (scrape interval {self.scrape_interval_s:g}s)")
+        wait_first_scrape(prometheus, self.prometheus_url, len(self.layout.proxies) + 1,
+                          deadline_s=30 + 2 * self.scrape_interval_s)
         self._state["status"] = "running"
         self._save_state()
+
+    def _start_istiod(self, logs: Path) -> ChildProcess:
+        port = int(self.istiod_url.rsplit(":", 1)[1])
+        config = {"state_dir": str(self.state_dir), "kubeconfig": str(self.kubeconfig_path), "context": ADMIN_CONTEXT,
+                  "push_delay_s": self._state["push_delay_s"], "port": port}
+        path = self.state_dir / "istiod.json"
+        path.write_text(json.dumps(config, indent=1))
+        return start_process("istiod", [sys.executable, "-m", "harness.sandbox._istiod", str(path)],
+                             log_path=logs / "istiod.log")
 
     def _spawn(self, child: ChildProcess) -> ChildProcess:
         self._state["processes"].append(child.record.to_dict())
@@ -150,6 +198,43 @@ class Sandbox:
         return str(self._state["control_url"])
 
     @property
+    def kubeconfig_path(self) -> Path:
+        """The sandbox cluster's kubeconfig: contexts "sandbox" (the harness's ServiceAccount) and "sandbox-admin"."""
+        return Path(self._state.get("kubeconfig") or self.state_dir / KUBECONFIG)
+
+    @property
+    def harness_context(self) -> str:
+        return CONTEXT
+
+    @property
+    def admin_context(self) -> str:
+        return ADMIN_CONTEXT
+
+    @property
+    def istiod_url(self) -> str:
+        return str(self._state["istiod_url"])
+
+    @property
+    def scrape_interval_s(self) -> float:
+        return float(self._state.get("scrape_interval_s") or DEFAULT_SCRAPE_INTERVAL_S)
+
+    @property
+    def push_delay_s(self) -> float:
+        return float(self._state.get("push_delay_s", DEFAULT_PUSH_DELAY_S))
+
+    @property
+    def istio(self) -> IstioConfig:
+        """The cluster's Istio objects through an admin client; writes return once every proxy has them."""
+        if self._istio is None:
+            self._istio = admin_config(self.state_dir, self.istiod_url)
+        return self._istio
+
+    @property
+    def control(self) -> SandboxControl:
+        """Sandbox-only knobs: real upstream failures, pod restarts, istiod's sync status."""
+        return SandboxControl(self.state_dir)
+
+    @property
     def warnings(self) -> list[str]:
         return list(self._state.get("warnings", []))
 
@@ -159,10 +244,12 @@ class Sandbox:
 
     def urls(self) -> dict[str, str]:
         return {"gateway_url": self.gateway_url, "prometheus_url": self.prometheus_url,
-                "admin_url": self.admin_url, "state_dir": str(self.state_dir)}
+                "admin_url": self.admin_url, "kubeconfig": str(self.kubeconfig_path),
+                "api_url": str(self._state.get("api_url", "")), "state_dir": str(self.state_dir)}
 
     def processes(self) -> list[ProcessRecord]:
-        return [ProcessRecord.from_dict(p) for p in self._state["processes"]]
+        current = read_state(self.state_dir) or self._state  # a pod restart replaces a record
+        return [ProcessRecord.from_dict(p) for p in current["processes"]]
 
     def status(self) -> dict[str, Any]:
         processes = self.processes()
@@ -172,52 +259,32 @@ class Sandbox:
 
     # -- changing it ----------------------------------------------------------------------------
 
-    def apply_files(self, paths: Sequence[Path]) -> PushResult:
-        """Create or replace the Istio objects in ``paths`` (like ``kubectl apply``)."""
+    def apply_files(self, paths: Sequence[Path]) -> ApplyResult:
+        """Create or update the Istio objects in ``paths`` (like ``kubectl apply``); return once pushed."""
         loaded = load_istio(list(paths))
-        for resource in loaded.resources:
-            kind, namespace, name = resource.obj.key
-            existing = [o for o in self.mesh.list(kind, namespace) if o["metadata"]["name"] == name]
-            raw = {k: v for k, v in resource.raw.items() if k != "status"}
-            if existing:
-                raw.setdefault("metadata", {}).pop("resourceVersion", None)
-                self.mesh.replace(raw)
-            else:
-                self.mesh.create(raw)
-        assert self.last_push is not None or not loaded.resources
-        return self.last_push or PushResult([], {}, 0.0)
-
-    def _apply(self, objects: list[dict[str, Any]]) -> None:
-        previous = self.mesh.list()
-        try:
-            self.last_push = self.data_plane.push(objects)
-        except ConfigRejectedError:
-            self.data_plane.push(previous)  # put back the files that describe what still serves
-            raise
+        return self.istio.apply([r.raw for r in loaded.resources])
 
     def behaviour(self) -> list[dict[str, Any]]:
-        return list(http_json(f"{self.control_url}/behaviour"))
+        return self.control.behaviour()
 
     def set_behaviour(
         self, service: str, *, version: str | None = None, replica: int | str | None = None, reset: bool = False,
         latency_ms: float | None = None, error_rate: float | None = None, error_status: int | None = None,
     ) -> list[dict[str, Any]]:
         """Change how replicas answer, at run time: extra latency, a share of errors, their status."""
-        values = {"latency_ms": latency_ms, "error_rate": error_rate, "error_status": error_status}
-        body = {"service": service, "version": version, "replica": replica, "reset": reset,
-                "behaviour": {k: v for k, v in values.items() if v is not None}}
-        try:
-            return list(http_json(f"{self.control_url}/behaviour", method="POST", body=body))
-        except OSError as exc:
-            raise SandboxError(f"cannot change behaviour of {service}: {exc}") from None
+        return self.control.set_behaviour(service, version=version, replica=replica, reset=reset,
+                                          latency_ms=latency_ms, error_rate=error_rate, error_status=error_status)
 
     # -- stopping -------------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Stop every recorded process, newest first (TERM, then KILL)."""
-        for data in reversed(self._state["processes"]):
-            stop_process(ProcessRecord.from_dict(data), timeout_s=5)
-        self._state["status"] = "stopped"
+        for record in reversed(self.processes()):
+            stop_process(record, timeout_s=5)
+        if self._istio is not None:
+            self._istio.api.close()
+            self._istio = None
+        self._state = {**(read_state(self.state_dir) or self._state), "status": "stopped"}
         self._save_state()
 
     def __enter__(self) -> Sandbox:
@@ -230,9 +297,7 @@ class Sandbox:
     # -- files ----------------------------------------------------------------------------------
 
     def _save_state(self) -> None:
-        tmp = self.state_dir / f".{STATE_FILE}.tmp"
-        tmp.write_text(json.dumps(self._state, indent=1))
-        os.replace(tmp, self.state_dir / STATE_FILE)
+        write_state(self.state_dir, self._state)
 
     def _write_services_config(self) -> Path:
         replicas = []
@@ -264,18 +329,15 @@ class Sandbox:
         return path
 
 
-def _read_state(state_dir: Path) -> dict[str, Any] | None:
-    try:
-        state = json.loads((state_dir / STATE_FILE).read_text())
-    except (OSError, ValueError):
+def _running_state(state_dir: Path) -> dict[str, Any] | None:
+    state = read_state(state_dir)
+    if state is None or state.get("status") == "stopped":
         return None
-    if state.get("status") == "stopped":
-        return None
-    return dict(state)
+    return state
 
 
 def _refuse_if_running(state_dir: Path) -> None:
-    state = _read_state(state_dir)
+    state = _running_state(state_dir)
     if state and any(is_running(ProcessRecord.from_dict(p)) for p in state.get("processes", [])):
         raise SandboxError(f"a sandbox already runs in {state_dir} (gateway {state.get('gateway_url')})",
                            hint="stop it with 'harness sandbox down', or pass another --state-dir")
@@ -285,7 +347,7 @@ def _prepare_state_dir(state_dir: Path) -> None:
     """Start clean: old xDS files, access logs and TSDB from a previous sandbox must not leak in."""
     import shutil
 
-    for sub in ("envoy", "access", "prometheus", "mesh", "logs"):
+    for sub in ("envoy", "access", "prometheus", "mesh", "logs", "api"):
         shutil.rmtree(state_dir / sub, ignore_errors=True)
     state_dir.mkdir(parents=True, exist_ok=True)
 

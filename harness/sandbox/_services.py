@@ -36,6 +36,17 @@ class ReplicaState:
     behaviour: dict[str, float] = field(default_factory=dict)
     requests: int = 0
     errors: int = 0
+    restarts: int = 0
+    initial: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.initial = dict(self.behaviour)
+
+    def restart(self) -> None:
+        """What a new container gives: counters from zero and the behaviour it was started with."""
+        self.requests = self.errors = 0
+        self.behaviour = dict(self.initial)
+        self.restarts += 1
 
     @property
     def name(self) -> str:
@@ -43,7 +54,8 @@ class ReplicaState:
 
     def describe(self) -> dict[str, Any]:
         return {"replica": self.name, "service": self.service, "version": self.version, "index": self.index,
-                "port": self.port, "behaviour": self.behaviour, "requests": self.requests, "errors": self.errors}
+                "port": self.port, "behaviour": self.behaviour, "requests": self.requests, "errors": self.errors,
+                "restarts": self.restarts}
 
 
 class DemoServices:
@@ -103,12 +115,21 @@ class DemoServices:
             return web.json_response([r.describe() for r in chosen])
         return web.json_response([r.describe() for r in self.replicas.values()])
 
+    async def restart(self, request: web.Request) -> web.Response:
+        name = (await request.json()).get("replica")
+        chosen = [r for r in self.replicas.values() if r.name == name]
+        if not chosen:
+            return web.json_response({"error": f"no replica {name!r}"}, status=404)
+        chosen[0].restart()
+        return web.json_response(chosen[0].describe())
+
     async def run(self) -> None:
         self.session = ClientSession(connector=TCPConnector(limit=0, force_close=False), auto_decompress=False)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.handle)
         control = web.Application()
         control.router.add_route("*", "/behaviour", self.control)
+        control.router.add_post("/restart", self.restart)
         control.router.add_get("/healthz", lambda _: _ok())
         runners = [web.AppRunner(app, access_log=None), web.AppRunner(control, access_log=None)]
         for runner in runners:

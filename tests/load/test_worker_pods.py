@@ -9,7 +9,7 @@ import yaml
 
 from harness.load._kubernetes import WorkerPlan, WorkerPods, render
 from harness.load._run import PROFILES_DIR
-from tests.fake_apiserver import FakeApiServer
+from tests.cluster import api_cluster
 
 
 def plan(workers: int = 3) -> WorkerPlan:
@@ -37,9 +37,8 @@ def test_render_fills_every_placeholder() -> None:
 def test_apply_twice_and_delete_against_the_api_server(tmp_path: Path) -> None:
     from kubernetes import config
 
-    with FakeApiServer().running() as server:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump(server.kubeconfig()))
+    with api_cluster(tmp_path / "api") as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kubeconfig")
         pods = WorkerPods(config.new_client_from_config(config_file=str(kubeconfig)))
         pods.apply(render(plan(2)))
         pods.apply(render(plan(5)))  # scaling the same run's workers replaces in place
@@ -55,9 +54,8 @@ def test_a_run_with_worker_pods_applies_them_and_deletes_them_at_stop(tmp_path: 
     from harness.experiment import Load
     from harness.load import LoadPlan, LoadRun, resolve_locustfile
 
-    with FakeApiServer().running() as server:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump(server.kubeconfig()))
+    with api_cluster(tmp_path / "api") as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kubeconfig")
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))  # type: ignore[attr-defined]
         from harness._net import free_ports
 

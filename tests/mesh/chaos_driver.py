@@ -14,7 +14,8 @@ from harness.mesh import KubernetesBackend, inject, restore
 FAULTS = [
     Fault.model_validate({"host": "reviews", "abort": {"httpStatus": 503, "percentage": 10}}),
     Fault.model_validate({"host": "ratings", "delay": {"fixedDelay": "2s"}, "routes": ["v1"]}),
-    Fault.model_validate({"host": "details", "abort": {"httpStatus": 500}}),  # no VirtualService: created
+    Fault.model_validate({"host": "details", "createVirtualService": True,  # no VirtualService: created
+                          "abort": {"httpStatus": 500}}),
 ]
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.mesh import KubernetesBackend, marked_virtual_services
-from tests.fake_apiserver import FakeApiServer
+from tests.cluster import ApiCluster
 
 pytestmark = pytest.mark.slow
 ORIGINALS = yaml.safe_load_all("""
@@ -39,12 +39,12 @@ spec:
 """)
 
 
-def snapshot(server: FakeApiServer) -> dict:
+def snapshot(server: ApiCluster) -> dict:
     return {key[2]: (obj["spec"], obj["metadata"].get("annotations"))
             for key, obj in sorted(server.objects.items())}
 
 
-def test_kill_9_at_random_moments_then_cleanup_leaves_zero_leftovers(apiserver: FakeApiServer,
+def test_kill_9_at_random_moments_then_cleanup_leaves_zero_leftovers(apiserver: ApiCluster,
                                                                       kubeconfig: Path) -> None:
     for obj in ORIGINALS:
         apiserver.put(obj)
@@ -61,7 +61,8 @@ def test_kill_9_at_random_moments_then_cleanup_leaves_zero_leftovers(apiserver: 
         driver.wait(10)
         kills += 1
         left_behind += bool(marked_virtual_services(backend, None, expired_only=False))
-        cleanup = CliRunner().invoke(app, ["cleanup", "--backend", "kubernetes", "--kubeconfig", str(kubeconfig)])
+        cleanup = CliRunner().invoke(app, ["cleanup", "--backend", "kubernetes", "--kubeconfig", str(kubeconfig),
+                                               "--run", f"k{attempt}"])  # the killed run, by the id it printed
         assert cleanup.exit_code == 0, cleanup.output
         assert snapshot(apiserver) == expected, f"after kill {attempt}"
     assert kills >= 20

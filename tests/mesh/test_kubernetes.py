@@ -10,7 +10,7 @@ import yaml
 from harness.errors import BackendError, ConflictError, NotFoundError, TransientBackendError
 from harness.experiment import Fault
 from harness.mesh import KubernetesBackend, check_target, inject, restore
-from tests.fake_apiserver import FakeApiServer
+from tests.cluster import ApiCluster, api_cluster
 
 VS = yaml.safe_load("""
 apiVersion: networking.istio.io/v1
@@ -30,17 +30,17 @@ def spec_and_annotations(obj: dict | None) -> tuple:
 
 @pytest.mark.parametrize("served", [("v1", "v1beta1", "v1alpha3"), ("v1beta1", "v1alpha3"), ("v1alpha3",)])
 def test_the_newest_served_version_is_used(tmp_path: Path, served: tuple[str, ...]) -> None:
-    with FakeApiServer(served).running() as server:
-        config = tmp_path / "config"
-        config.write_text(yaml.safe_dump(server.kubeconfig()))
+    with api_cluster(tmp_path / "api", istio_versions=served) as server:
+        config = server.kubeconfig(tmp_path / "config")
         backend = KubernetesBackend(config_file=str(config))
         assert backend.version == served[0]
-        server.put(VS)
-        assert [o["metadata"]["name"] for o in backend.list_objects("VirtualService", "shop")] == ["reviews"]
-        assert ("GET", f"/apis/networking.istio.io/{served[0]}/namespaces/shop/virtualservices") in server.requests
+        server.put({**VS, "apiVersion": f"networking.istio.io/{served[-1]}"})
+        listed = backend.list_objects("VirtualService", "shop")
+        assert [o["metadata"]["name"] for o in listed] == ["reviews"]
+        assert listed[0]["apiVersion"] == f"networking.istio.io/{served[0]}"  # read at the version asked for
 
 
-def test_inject_and_restore_round_trip_exactly(apiserver: FakeApiServer, kubeconfig: Path) -> None:
+def test_inject_and_restore_round_trip_exactly(apiserver: ApiCluster, kubeconfig: Path) -> None:
     original = apiserver.put(VS)
     backend = KubernetesBackend(config_file=str(kubeconfig))
     applied = inject(backend, FAULT, namespace="shop", run_id="r1", owner="ci", ttl_s=60)
@@ -51,7 +51,7 @@ def test_inject_and_restore_round_trip_exactly(apiserver: FakeApiServer, kubecon
     assert spec_and_annotations(apiserver.get("shop", "reviews")) == spec_and_annotations(original)
 
 
-def test_a_stale_write_is_a_conflict(apiserver: FakeApiServer, kubeconfig: Path) -> None:
+def test_a_stale_write_is_a_conflict(apiserver: ApiCluster, kubeconfig: Path) -> None:
     apiserver.put(VS)
     backend = KubernetesBackend(config_file=str(kubeconfig))
     stale = backend.get_object("VirtualService", "shop", "reviews")
@@ -64,7 +64,7 @@ def test_a_stale_write_is_a_conflict(apiserver: FakeApiServer, kubeconfig: Path)
         backend.get_object("VirtualService", "shop", "nope")
 
 
-def test_api_errors_are_retried_with_backoff(apiserver: FakeApiServer, kubeconfig: Path) -> None:
+def test_api_errors_are_retried_with_backoff(apiserver: ApiCluster, kubeconfig: Path) -> None:
     apiserver.put(VS)
     backend = KubernetesBackend(config_file=str(kubeconfig))
     apiserver.fail_next(2, 503)
@@ -73,7 +73,7 @@ def test_api_errors_are_retried_with_backoff(apiserver: FakeApiServer, kubeconfi
     assert restore(backend, "shop", "reviews", "r1").action == "restored"
 
 
-def test_a_restore_that_keeps_failing_raises(apiserver: FakeApiServer, kubeconfig: Path) -> None:
+def test_a_restore_that_keeps_failing_raises(apiserver: ApiCluster, kubeconfig: Path) -> None:
     apiserver.put(VS)
     backend = KubernetesBackend(config_file=str(kubeconfig))
     inject(backend, FAULT, namespace="shop", run_id="r1", owner="ci", ttl_s=60)
@@ -82,7 +82,7 @@ def test_a_restore_that_keeps_failing_raises(apiserver: FakeApiServer, kubeconfi
         restore(backend, "shop", "reviews", "r1")
 
 
-def test_a_second_run_refuses(apiserver: FakeApiServer, kubeconfig: Path) -> None:
+def test_a_second_run_refuses(apiserver: ApiCluster, kubeconfig: Path) -> None:
     apiserver.put(VS)
     backend = KubernetesBackend(config_file=str(kubeconfig))
     inject(backend, FAULT, namespace="shop", run_id="r1", owner="alice", ttl_s=60)
@@ -90,7 +90,7 @@ def test_a_second_run_refuses(apiserver: FakeApiServer, kubeconfig: Path) -> Non
         inject(backend, FAULT, namespace="shop", run_id="r2", owner="bob", ttl_s=60)
 
 
-def test_the_fake_server_is_faithful_about_patches(apiserver: FakeApiServer, kubeconfig: Path) -> None:
+def test_the_fake_server_is_faithful_about_patches(apiserver: ApiCluster, kubeconfig: Path) -> None:
     from kubernetes import client, config
 
     apiserver.put(VS)
@@ -124,7 +124,7 @@ def test_namespace_allow_list() -> None:
         check_target("payments", "kind-staging", allowed=["staging"])
 
 
-def test_inject_and_revert_commands_against_a_cluster(apiserver: FakeApiServer, kubeconfig: Path,
+def test_inject_and_revert_commands_against_a_cluster(apiserver: ApiCluster, kubeconfig: Path,
                                                       tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -15,8 +15,8 @@ def mesh(sandbox: Any) -> Any:
         sandbox.set_behaviour(service, reset=True)
 
     def apply(text: str, *, with_base: bool = True) -> Client:
-        sandbox.mesh.replace_all(docs(GATEWAY))  # rebuilds clusters: no ejection leaks between tests
-        sandbox.mesh.replace_all(docs((BASE if with_base else "") + text))
+        sandbox.istio.replace_all(docs(GATEWAY))  # rebuilds clusters: no ejection leaks between tests
+        sandbox.istio.replace_all(docs((BASE if with_base else "") + text))
         return Client(sandbox.gateway_url)
 
     return apply

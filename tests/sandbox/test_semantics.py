@@ -118,11 +118,11 @@ def test_default_max_ejection_percent_never_ejects_one_of_three_replicas(sandbox
 
 def test_route_only_change_keeps_ejections(sandbox: Any, mesh: Any) -> None:
     _eject_run(sandbox, mesh, ", maxEjectionPercent: 34")
-    objects = sandbox.mesh.list()
+    objects = sandbox.istio.list()
     vs = next(o for o in objects if o["metadata"]["name"] == "catalog")
     vs["spec"]["http"][0]["timeout"] = "5s"
-    sandbox.mesh.replace(vs)
-    assert sandbox.last_push.changed == {"istio-ingressgateway": ["http.80"]}
+    sandbox.istio.apply([vs])
+    assert sandbox.control.sync_status()["last_changed"] == {"istio-ingressgateway": ["http.80"]}
     assert ClusterStats(sandbox).now("outlier_detection.ejections_active") == 1
 
 
@@ -223,14 +223,14 @@ def test_rejected_config_is_reported_and_the_old_one_keeps_serving(sandbox: Any,
     client = mesh(catalog_route("""
     - route: [{destination: {host: productcatalog}}]
 """))
-    before = sandbox.mesh.list()
+    before = sandbox.istio.list()
     bad = docs(BASE + catalog_route("""
     - match: [{uri: {regex: "(unclosed"}}]
       route: [{destination: {host: productcatalog}}]
 """))
     with pytest.raises(ConfigRejectedError, match="rejected"):
-        sandbox.mesh.replace_all(bad)
-    assert [o["metadata"]["resourceVersion"] for o in sandbox.mesh.list()] == [
+        sandbox.istio.replace_all(bad)
+    assert [o["metadata"]["resourceVersion"] for o in sandbox.istio.list()] == [
         o["metadata"]["resourceVersion"] for o in before]
     assert client.get("/products", host="catalog.test").status == 200
 
@@ -240,7 +240,7 @@ def test_config_change_is_live_when_the_call_returns(sandbox: Any, mesh: Any) ->
     - route: [{destination: {host: productcatalog}}]
 """))
     assert client.get("/products", host="catalog.test").status == 200
-    sandbox.mesh.replace_all(docs(BASE + catalog_route("""
+    sandbox.istio.replace_all(docs(BASE + catalog_route("""
     - route: [{destination: {host: productcatalog}}]
       fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
 """)))

@@ -1,0 +1,175 @@
+"""The sandbox's Kubernetes API server behaves as kube-apiserver does where the harness and kubectl rely on it.
+
+Each test names the Kubernetes documentation (or source) that pins the behaviour. The server is reached
+with the real ``kubernetes`` client over HTTPS, and with the stock ``kubectl``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import ConfigRejectedError, ConflictError, KubernetesError, NotFoundError
+from harness.sandbox._kubeapi import KubeApi
+from tests.cluster import ApiCluster, api_cluster
+
+VS: dict[str, Any] = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                      "metadata": {"name": "reviews", "namespace": "shop"},
+                      "spec": {"hosts": ["reviews"], "http": [{"name": "main", "route": [{"destination": {
+                          "host": "reviews"}, "weight": 100}], "retries": {"attempts": 2}}]}}
+needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiCluster]:
+    with api_cluster(tmp_path_factory.mktemp("api")) as running:
+        yield running
+
+
+@pytest.fixture
+def admin(cluster: ApiCluster) -> Iterator[KubeApi]:
+    yield cluster.admin
+    for obj in cluster.list("virtualservices"):
+        cluster.admin.delete("VirtualService", "shop", obj["metadata"]["name"])
+
+
+@pytest.fixture
+def harness_api(cluster: ApiCluster) -> Iterator[KubeApi]:
+    api = KubeApi.connect(cluster.url, cluster.endpoint.ca_cert, cluster.harness_token)
+    yield api
+    api.close()
+
+
+def test_create_stamps_uid_version_generation_and_timestamp(admin: KubeApi) -> None:
+    # https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions ; generation starts at 1
+    created = admin.create(VS)
+    meta = created["metadata"]
+    assert meta["uid"] and meta["creationTimestamp"].endswith("Z") and meta["generation"] == 1
+    assert int(meta["resourceVersion"]) > 0
+    with pytest.raises(ConflictError, match='virtualservices.networking.istio.io "reviews" already exists'):
+        admin.create(VS)
+
+
+def test_a_stale_update_is_a_409_and_generation_counts_spec_changes_only(admin: KubeApi) -> None:
+    # optimistic concurrency: https://kubernetes.io/docs/reference/using-api/api-concepts/#conflict-detection
+    created = admin.create(VS)
+    labelled = admin.replace({**created, "metadata": {**created["metadata"], "labels": {"team": "a"}}})
+    assert labelled["metadata"]["generation"] == 1  # metadata is not spec
+    changed = admin.replace({**labelled, "spec": {**labelled["spec"], "hosts": ["reviews", "reviews.shop"]}})
+    assert changed["metadata"]["generation"] == 2
+    with pytest.raises(ConflictError, match="the object has been modified"):
+        admin.replace(created)  # carries the first resourceVersion
+
+
+def test_an_update_that_changes_nothing_keeps_the_resource_version(admin: KubeApi) -> None:
+    created = admin.create(VS)
+    again = admin.replace(created)
+    assert again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+def test_numbers_come_back_as_the_go_server_encodes_them(admin: KubeApi) -> None:
+    # unstructured JSON decodes 100.0 as float64 and encodes it back as 100 (k8s.io/apimachinery/pkg/util/json)
+    body = json.loads(json.dumps(VS).replace('"weight": 100', '"weight": 100.0'))
+    stored = admin.create(body)
+    assert json.dumps(stored["spec"]["http"][0]["route"][0]["weight"]) == "100"
+
+
+def test_strategic_merge_patch_on_a_custom_resource_is_415(admin: KubeApi) -> None:
+    # https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/ :
+    # "Strategic merge patch is not supported for custom resources."
+    admin.create(VS)
+    with pytest.raises(KubernetesError, match="unknown format"):
+        admin.request("PATCH", "/apis/networking.istio.io/v1/namespaces/shop/virtualservices/reviews",
+                      {"metadata": {"labels": {"x": "y"}}}, content_type="application/strategic-merge-patch+json")
+    merged = admin.request("PATCH", "/apis/networking.istio.io/v1/namespaces/shop/virtualservices/reviews",
+                           {"metadata": {"labels": {"x": "y"}}}, content_type="application/merge-patch+json")
+    assert merged["metadata"]["labels"] == {"x": "y"}
+
+
+def test_the_istio_webhook_refuses_an_invalid_object_before_it_is_stored(admin: KubeApi) -> None:
+    bad = {**VS, "spec": {**VS["spec"], "http": [{**VS["spec"]["http"][0], "timeout": "banana"}]}}
+    with pytest.raises(ConfigRejectedError, match='admission webhook "validation.istio.io" denied the request: '
+                                                  "configuration is invalid: spec.http.0.timeout|timeout"):
+        admin.create(bad)
+    with pytest.raises(NotFoundError):
+        admin.get("VirtualService", "shop", "reviews")
+
+
+def test_finalizers_hold_a_deleted_object_until_they_are_removed(admin: KubeApi) -> None:
+    # https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/
+    created = admin.create({**VS, "metadata": {**VS["metadata"], "finalizers": ["example.com/hold"]}})
+    admin.delete("VirtualService", "shop", "reviews")
+    held = admin.get("VirtualService", "shop", "reviews")
+    assert held["metadata"]["deletionTimestamp"] and held["metadata"]["uid"] == created["metadata"]["uid"]
+    admin.replace({**held, "metadata": {**held["metadata"], "finalizers": []}})
+    with pytest.raises(NotFoundError):
+        admin.get("VirtualService", "shop", "reviews")
+
+
+def test_status_goes_through_its_subresource_only(admin: KubeApi) -> None:
+    # https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#status-subresource
+    created = admin.create({**VS, "status": {"observedGeneration": "7"}})
+    assert "status" not in created
+    admin.patch_status(created, {"observedGeneration": "1"})
+    assert admin.get("VirtualService", "shop", "reviews")["status"] == {"observedGeneration": "1"}
+
+
+def test_server_side_apply_conflicts_on_a_field_another_manager_owns(admin: KubeApi) -> None:
+    # https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts
+    path = "/apis/networking.istio.io/v1/namespaces/shop/virtualservices/reviews"
+    apply = "application/apply-patch+yaml"
+    admin.request("PATCH", path, VS, query={"fieldManager": "team-a"}, content_type=apply)
+    other = {**VS, "spec": {**VS["spec"], "hosts": ["reviews.shop"]}}
+    with pytest.raises(ConflictError, match='conflict with "team-a"'):
+        admin.request("PATCH", path, other, query={"fieldManager": "team-b"}, content_type=apply)
+    forced = admin.request("PATCH", path, other, query={"fieldManager": "team-b", "force": "true"}, content_type=apply)
+    assert forced["spec"]["hosts"] == ["reviews.shop"]
+
+
+def test_rbac_answers_403_with_the_real_message(harness_api: KubeApi) -> None:
+    # deploy/rbac.yaml is a namespaced Role: nothing at cluster scope, nothing in other namespaces
+    with pytest.raises(KubernetesError, match='User "system:serviceaccount:shop:chaos-harness" cannot list resource '
+                                              '"virtualservices" in API group "networking.istio.io" in the namespace '
+                                              '"load"'):
+        harness_api.list("VirtualService", "load")
+    assert harness_api.list("VirtualService", "shop") == []
+
+
+def test_a_wrong_token_is_401(cluster: ApiCluster) -> None:
+    api = KubeApi.connect(cluster.url, cluster.endpoint.ca_cert, "not-a-token")
+    try:
+        with pytest.raises(KubernetesError, match="Unauthorized"):
+            api.list("VirtualService", "shop")
+    finally:
+        api.close()
+
+
+@needs_kubectl
+def test_stock_kubectl_applies_gets_and_checks_access(cluster: ApiCluster, admin: KubeApi, tmp_path: Path) -> None:
+    config = cluster.kubeconfig(tmp_path / "admin", "admin")
+    harness_config = cluster.kubeconfig(tmp_path / "harness", "harness", as_harness=True)
+    manifest = tmp_path / "vs.json"
+    manifest.write_text(json.dumps(VS))
+
+    def kubectl(*args: str, config: Path = config) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["kubectl", "--kubeconfig", str(config), *args], capture_output=True, text=True,
+                              timeout=60)
+
+    assert "created" in kubectl("apply", "-f", str(manifest)).stdout
+    assert "unchanged" in kubectl("apply", "-f", str(manifest)).stdout
+    assert "(server dry run)" in kubectl("apply", "--dry-run=server", "-f", str(manifest)).stdout
+    assert "serverside-applied" in kubectl("apply", "--server-side", "-f", str(manifest)).stdout
+    listed = kubectl("get", "virtualservices", "-A")
+    assert listed.returncode == 0 and "reviews" in listed.stdout and '["reviews"]' in listed.stdout
+    shown = json.loads(kubectl("get", "vs", "reviews", "-n", "shop", "-o", "json").stdout)
+    assert shown["spec"]["hosts"] == ["reviews"]
+    assert kubectl("auth", "can-i", "patch", "virtualservices.networking.istio.io", "-n", "shop",
+                   config=harness_config).stdout.strip() == "yes"
+    assert kubectl("auth", "can-i", "delete", "pods", "-n", "shop", config=harness_config).stdout.strip() == "no"
+    assert "deleted" in kubectl("delete", "-f", str(manifest)).stdout
