@@ -54,14 +54,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def apply_latencies(sandbox: Sandbox, count: int) -> list[float]:
-    """Route-only change through the mesh store: translate, write, confirm via admin."""
-    vs = next(o for o in sandbox.mesh.list("VirtualService") if o["metadata"]["name"] == "cart")
+    """Route-only change through the API server and istiod (no push delay): admit, store, watch, translate,
+    write, confirm via admin, Reconciled status read back; what `harness sandbox apply` waits for."""
+    vs = next(o for o in sandbox.istio.list("VirtualService") if o["metadata"]["name"] == "cart")
     timings = []
     for i in range(count):
         vs["spec"]["http"][0]["timeout"] = f"{3 + i % 2}s"
         vs["metadata"].pop("resourceVersion", None)
         started = time.perf_counter()
-        sandbox.mesh.replace(vs)
+        sandbox.istio.apply([vs])
         timings.append(time.perf_counter() - started)
     return timings
 
@@ -97,7 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        sandbox = Sandbox.start(state_dir=Path(tmp))
+        sandbox = Sandbox.start(state_dir=Path(tmp), scrape_interval_s=1, push_delay_s=0)
         cold_start = time.perf_counter() - started
         with sandbox:
             applies = apply_latencies(sandbox, args.applies)

@@ -55,8 +55,13 @@ def traffic_evidence(faults: list[Fault], namespace: str, *, prometheus: Prometh
 
 def likely_causes(backend: MeshBackend, faults: list[Fault], namespace: str) -> list[str]:
     """What usually keeps a fault from requests, checked against the live objects."""
+    from harness.mesh._backend import list_widely
+
     causes = []
-    virtual_services = backend.list_objects("VirtualService", None)
+    virtual_services, cluster_wide = list_widely(backend, "VirtualService", namespace)
+    if not cluster_wide:
+        causes.append(f"(VirtualServices outside {namespace} were not checked: the credentials may list them "
+                      f"in {namespace} only)")
     for fault in faults:
         fqdn = resolve_host(fault.host, namespace)
         routing = [o for o in virtual_services

@@ -207,6 +207,9 @@ def run(
                                                    "look like production.")] = False,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
+    sandbox_scrape_interval: Annotated[float, typer.Option(
+        help="Scrape interval of a sandbox that --sandbox starts. The example suite's phases are sized for 1 s; "
+             "'harness sandbox up' defaults to a cluster's 15 s.")] = 1.0,
     state_dir: StateDir = None,
 ) -> None:
     """Run experiments: baseline, inject, fault phase, revert, recovery, verdicts, reports."""
@@ -214,7 +217,8 @@ def run(
     from harness.experiment import load_experiments
 
     options = suites.TargetOptions(sandbox, state_dir, context, kubeconfig, gateway_url, prometheus_url,
-                                   allow_production, tuple(allow_namespace or ()))
+                                   allow_production, tuple(allow_namespace or ()),
+                                   sandbox_scrape_interval_s=sandbox_scrape_interval)
     experiments = load_experiments(paths)
     if dry_run:
         out.print(_dry_run(paths, experiments, options), markup=False)

@@ -103,6 +103,10 @@ class KubernetesError(BackendError):
     """The Kubernetes API answered with an error."""
 
 
+class ForbiddenError(KubernetesError):
+    """The API server's RBAC refused the request (403)."""
+
+
 class ConfigRejectedError(BackendError):
     """A config change was refused; the previous config keeps serving."""
 

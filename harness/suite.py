@@ -61,6 +61,7 @@ class TargetOptions:
     prometheus_url: str | None = None
     allow_production: bool = False
     allowed_namespaces: tuple[str, ...] = ()
+    sandbox_scrape_interval_s: float = 1.0
 
 
 class SandboxBehaviour:
@@ -84,7 +85,8 @@ class SandboxBehaviour:
 
 
 @contextlib.contextmanager
-def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress) -> Iterator[Target]:
+def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress, scrape_interval_s: float = 1.0
+                   ) -> Iterator[Target]:
     """Attach to the running sandbox, or start one (and stop it afterwards) when ``start`` is set."""
     from harness.errors import SandboxNotRunning
     from harness.metrics import Prometheus
@@ -97,7 +99,7 @@ def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress) -
         if not start:
             raise
         progress("starting the embedded sandbox")
-        sandbox = owned = Sandbox.start(state_dir=state_dir, progress=progress)
+        sandbox = owned = Sandbox.start(state_dir=state_dir, progress=progress, scrape_interval_s=scrape_interval_s)
     revert = f"--state-dir {sandbox.state_dir}"
     try:
         backend = KubernetesBackend(context=sandbox.harness_context, config_file=str(sandbox.kubeconfig_path))
@@ -118,7 +120,8 @@ def open_target(experiments: Sequence[LoadedExperiment], options: TargetOptions,
     if len(backends) > 1:
         raise HarnessError("experiments in one run must use one backend; run sandbox and kubernetes separately")
     if backends == {"sandbox"}:
-        with sandbox_target(options.state_dir, start=options.sandbox_start, progress=progress) as target:
+        with sandbox_target(options.state_dir, start=options.sandbox_start, progress=progress,
+                            scrape_interval_s=options.sandbox_scrape_interval_s) as target:
             yield target
         return
     yield _kubernetes_target(experiments, options)

@@ -12,7 +12,8 @@ from harness.cli import app
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 COMMANDS = [["run"], ["inject"], ["revert"], ["report"], ["history"], ["validate"], ["schema"], ["cleanup"],
             ["sandbox", "up"], ["sandbox", "status"],
-            ["sandbox", "down"], ["sandbox", "apply"], ["sandbox", "behave"]]
+            ["sandbox", "down"], ["sandbox", "apply"], ["sandbox", "behave"], ["sandbox", "kubeconfig"],
+            ["sandbox", "restart"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from harness.errors import ConflictError
 from harness.suite import run_suite
 from harness.verdict import Outcome
 from tests.conftest import sandbox_target
@@ -57,16 +58,21 @@ def test_a_ten_percent_abort_gives_intervals_that_contain_ten_percent(demo: Any,
 
 def test_a_fault_removed_by_someone_else_is_inconclusive(demo: Any, tmp_path: Path) -> None:
     text = TEN_PERCENT.replace("percentage: 10, scope: {traffic: all}", "percentage: 100")
-    original = demo.mesh.get("VirtualService", "shop", "productcatalog")
+    original = demo.istio.get("VirtualService", "shop", "productcatalog")
 
     def gitops_puts_back_what_is_in_git() -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            live = demo.mesh.get("VirtualService", "shop", "productcatalog")
+            live = demo.istio.get("VirtualService", "shop", "productcatalog")
             if len(live["spec"]["http"]) > len(original["spec"]["http"]):
                 time.sleep(0.5)
-                live["spec"] = original["spec"]
-                demo.mesh.replace(live)
+                for _ in range(20):  # as a GitOps controller: re-read and retry when the object moved on
+                    try:
+                        live["spec"] = original["spec"]
+                        demo.istio.api.replace(live)
+                        return
+                    except ConflictError:
+                        live = demo.istio.get("VirtualService", "shop", "productcatalog")
                 return
             time.sleep(0.05)
 

@@ -7,6 +7,7 @@ Anything else is a typo and is rejected with its location (see ``_load.py``).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -42,6 +43,11 @@ class StringMatch(IstioModel):
     def _one_kind(self) -> StringMatch:
         if sum(v is not None for v in (self.exact, self.prefix, self.regex)) > 1:
             raise ValueError("set only one of exact, prefix, regex")
+        if self.regex is not None:  # istiod's webhook compiles it (validateStringMatchRegexp); RE2 is stricter still,
+            try:                    # so Envoy may NACK what Python's re accepts (lookarounds, backreferences)
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"{self.regex!r} is not a valid regex: {exc}") from None
         return self
 
 

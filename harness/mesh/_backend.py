@@ -33,3 +33,17 @@ class MeshBackend(Protocol):
     def can(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
         """Whether this backend's identity may do ``verb`` on ``resource`` (a preflight question)."""
         ...
+
+
+def list_widely(backend: MeshBackend, kind: str, namespace: str) -> tuple[list[MeshObject], bool]:
+    """Objects of ``kind`` in every namespace when the credentials may list them, else in ``namespace``.
+
+    deploy/rbac.yaml grants a namespaced Role only, so cross-namespace checks (another namespace's
+    VirtualService routing the same host) are best effort; the flag says whether the view was cluster-wide.
+    """
+    from harness.errors import ForbiddenError
+
+    try:
+        return backend.list_objects(kind, None), True
+    except ForbiddenError:
+        return backend.list_objects(kind, namespace), False

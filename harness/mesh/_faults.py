@@ -26,7 +26,7 @@ from harness.errors import BackendError, ConflictError, ExperimentError, NotFoun
 from harness.experiment import Fault
 from harness.istio import resolve_host
 from harness.istio._merge import has_fault, merge_fault, new_virtual_service_spec, strip_fault
-from harness.mesh._backend import KINDS, MeshBackend, MeshObject
+from harness.mesh._backend import KINDS, MeshBackend, MeshObject, list_widely
 
 log = logging.getLogger(__name__)
 MARK = "chaos.harness.io/"
@@ -92,8 +92,8 @@ def find_virtual_service(backend: MeshBackend, fault: Fault, namespace: str) -> 
                               f"{_inventory(objects, namespace)}", [],
                               hint="check faults[].host for a typo, name one with faults[].virtualService, or set "
                                    "faults[].createVirtualService: true to create one for this host")
-    elsewhere = [o for o in backend.list_objects(VIRTUAL_SERVICE, None)
-                 if o["metadata"].get("namespace") != namespace and fqdn in _hosts_of(o, namespace)]
+    visible, _ = list_widely(backend, VIRTUAL_SERVICE, namespace)
+    elsewhere = [o for o in visible if o["metadata"].get("namespace") != namespace and fqdn in _hosts_of(o, namespace)]
     for other in elsewhere:
         log.warning("VirtualService %s/%s in another namespace also routes %s; the one created in %s may not be "
                     "the one the proxies use", other["metadata"]["namespace"], other["metadata"]["name"], fqdn,

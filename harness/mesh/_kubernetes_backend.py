@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from harness.errors import ConflictError, KubernetesError, NotFoundError, TransientBackendError
+from harness.errors import ConflictError, ForbiddenError, KubernetesError, NotFoundError, TransientBackendError
 from harness.istio import API_GROUP, API_VERSIONS
 from harness.mesh._backend import MeshObject
 from harness.mesh._kube_config import load_credentials
@@ -55,7 +55,7 @@ def api_error(exc: Any) -> Exception:
         return KubernetesError(f"Kubernetes API refused the credentials (401): {message}",
                                hint="the token may have expired or been revoked; refresh the kubeconfig")
     if exc.status == 403:
-        return KubernetesError(f"Kubernetes API refused access (403): {message}",
+        return ForbiddenError(f"Kubernetes API refused access (403): {message}",
                                hint="apply deploy/rbac.yaml to the namespace (harness preflight lists what is missing)")
     return KubernetesError(f"Kubernetes API answered {exc.status}: {message}")
 

@@ -32,10 +32,10 @@ def test_two_sandboxes_run_side_by_side_and_stop_from_another_process(tmp_path: 
     urls: list[dict[str, Any]] = []
     try:
         for state_dir in dirs:
-            result = harness("sandbox", "up", "--state-dir", str(state_dir), "--json")
+            result = harness("sandbox", "up", "--state-dir", str(state_dir), "--scrape-interval", "1", "--json")
             assert result.returncode == 0, result.stderr
             urls.append(json.loads(result.stdout))
-        assert set(urls[0]) == {"gateway_url", "prometheus_url", "admin_url", "state_dir"}
+        assert set(urls[0]) == {"gateway_url", "prometheus_url", "admin_url", "kubeconfig", "api_url", "state_dir"}
         assert urls[0]["gateway_url"] != urls[1]["gateway_url"]
         for info in urls:
             assert Client(info["gateway_url"]).get("/").status == 200

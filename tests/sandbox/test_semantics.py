@@ -217,7 +217,7 @@ spec:
         assert calls["recommendation"] == 500      # recommendation's call to productcatalog was aborted
 
 
-def test_rejected_config_is_reported_and_the_old_one_keeps_serving(sandbox: Any, mesh: Any) -> None:
+def test_an_invalid_regex_is_refused_by_the_webhook_and_nothing_is_stored(sandbox: Any, mesh: Any) -> None:
     from harness.errors import ConfigRejectedError
 
     client = mesh(catalog_route("""
@@ -228,11 +228,32 @@ def test_rejected_config_is_reported_and_the_old_one_keeps_serving(sandbox: Any,
     - match: [{uri: {regex: "(unclosed"}}]
       route: [{destination: {host: productcatalog}}]
 """))
-    with pytest.raises(ConfigRejectedError, match="rejected"):
+    with pytest.raises(ConfigRejectedError, match='admission webhook "validation.istio.io" denied the request'):
         sandbox.istio.replace_all(bad)
     assert [o["metadata"]["resourceVersion"] for o in sandbox.istio.list()] == [
         o["metadata"]["resourceVersion"] for o in before]
     assert client.get("/products", host="catalog.test").status == 200
+
+
+def test_a_config_envoy_rejects_is_stored_reported_and_the_old_one_keeps_serving(sandbox: Any, mesh: Any) -> None:
+    """As in a cluster: the API accepts it, the proxies NACK it (RE2 has no lookahead), istiod says so in the
+    object's status, and the previous config keeps serving."""
+    from harness.errors import ConfigRejectedError
+
+    client = mesh(catalog_route("""
+    - route: [{destination: {host: productcatalog}}]
+"""))
+    bad = docs(BASE + catalog_route("""
+    - match: [{uri: {regex: "/(?=products)"}}]
+      route: [{destination: {host: productcatalog}}]
+"""))
+    with pytest.raises(ConfigRejectedError, match="rejected by the data plane"):
+        sandbox.istio.replace_all(bad)
+    catalog = sandbox.istio.get("VirtualService", "shop", "catalog")
+    condition = catalog["status"]["conditions"][0]
+    assert condition["status"] == "False" and condition["reason"] == "ProxyRejected"
+    assert client.get("/products", host="catalog.test").status == 200
+    assert any(p["status"] == "NACK" for p in sandbox.control.sync_status()["proxies"])
 
 
 def test_config_change_is_live_when_the_call_returns(sandbox: Any, mesh: Any) -> None:
