@@ -423,6 +423,7 @@ def cleanup(
     if everything and run_id:
         raise HarnessError("--all and --run exclude each other", hint="pick one")
     mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
+    namespace = namespace or _cleanup_scope(mesh)
     plan = plan_cleanup(mesh, namespace, run_id=run_id, everything=everything)
     for obj in plan.skipped:
         meta = obj["metadata"]
@@ -440,12 +441,28 @@ def cleanup(
         out.print(f"{obj['kind']} {meta['namespace']}/{meta['name']} ({describe_mark(obj)}): {result.action} "
                   f"{result.detail}".rstrip(), markup=False)
     _cleanup_load(mesh, namespace, run_id=run_id, everything=everything, dry_run=dry_run)
-    for lease in stale_leases(mesh, namespace):  # a dead run's lock: taken over, so the target is free again
+    # a dead run's lock: taken over, so the target is free again
+    for lease in stale_leases(mesh, namespace, run_id=run_id, everything=everything):
         meta = lease["metadata"]
+        holder = (lease.get("spec") or {}).get("holderIdentity")
         if dry_run:
-            out.print(f"would remove the stale Lease {meta['namespace']}/{meta['name']}", markup=False)
-        elif release_lease(mesh, meta["namespace"], meta["name"]):
-            out.print(f"removed the stale Lease {meta['namespace']}/{meta['name']}", markup=False)
+            out.print(f"would remove the Lease {meta['namespace']}/{meta['name']} of run {holder}", markup=False)
+        elif release_lease(mesh, meta["namespace"], meta["name"], run_id=None if holder is None or not (
+                run_id or everything) else holder):
+            out.print(f"removed the Lease {meta['namespace']}/{meta['name']} of run {holder}", markup=False)
+
+
+def _cleanup_scope(mesh: Any) -> str | None:
+    """Every namespace when the credentials may list them; else the context's namespace, said out loud."""
+    from harness.istio import API_GROUP
+
+    can = getattr(mesh, "can", None)
+    if can is None or can("list", API_GROUP, "virtualservices", None):
+        return None
+    scope = getattr(mesh, "default_namespace", None) or "default"
+    err.print(f"cleaning up namespace {scope} only: the credentials cannot list across namespaces "
+              "(--namespace N for another)", markup=False)
+    return str(scope)
 
 
 def _cleanup_load(mesh: Any, namespace: str | None, *, run_id: str | None, everything: bool, dry_run: bool) -> None:

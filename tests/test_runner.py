@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,13 +100,17 @@ def _start_run(sandbox: Any, tmp_path: Path) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def _wait_for_fault(process: subprocess.Popen[str]) -> None:
+def _wait_for_fault(process: subprocess.Popen[str]) -> str:
+    """Read the run's progress until the fault is active; return the run id it printed first."""
     assert process.stderr is not None
     deadline = time.monotonic() + 60
+    run_id = ""
     while time.monotonic() < deadline:
         line = process.stderr.readline()
+        found = re.search(r"\(run ([0-9a-f]+)\)", line)
+        run_id = run_id or (found.group(1) if found else "")
         if "fault active after" in line:
-            return
+            return run_id
     raise AssertionError("the fault never became active")
 
 
@@ -131,12 +136,16 @@ def test_sigint_during_the_fault_phase_restores_and_still_reports(demo: Any, tmp
 def test_kill_9_is_recovered_by_cleanup_and_load_stops_by_itself(demo: Any, tmp_path: Path) -> None:
     before = specs(demo)
     process = _start_run(demo, tmp_path)
-    _wait_for_fault(process)
+    run_id = _wait_for_fault(process)
+    assert run_id, "the run id is printed before anything changes"
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=10)
     assert specs(demo) != before  # the fault survived the harness
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "cleanup", "--state-dir", str(demo.state_dir)],
-                            capture_output=True, text=True, timeout=60)
+    idle = subprocess.run([sys.executable, "-m", "harness.cli", "cleanup", "--state-dir", str(demo.state_dir)],
+                          capture_output=True, text=True, timeout=60)
+    assert idle.returncode == 0 and "still live" in idle.stdout  # marks not expired yet: a colleague's run is safe
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "cleanup", "--state-dir", str(demo.state_dir),
+                             "--run", run_id], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "restored" in result.stdout
     assert specs(demo) == before

@@ -133,11 +133,15 @@ def release_lease(backend: MeshBackend, namespace: str, name: str, *, run_id: st
     return True
 
 
-def stale_leases(backend: MeshBackend, namespace: str | None) -> list[MeshObject]:
-    """Our Leases whose holder stopped renewing: what ``harness cleanup`` takes over and removes."""
+def stale_leases(backend: MeshBackend, namespace: str | None, *, run_id: str | None = None,
+                 everything: bool = False) -> list[MeshObject]:
+    """Our Leases whose holder stopped renewing, or that ``run_id`` holds (a run the user names is over),
+    or all of ours with ``everything``: what ``harness cleanup`` takes over and removes."""
     found = []
     for lease in backend.list_objects(LEASE, namespace):
         holder = holder_of(lease)
-        if lease["metadata"]["name"].startswith(PREFIX) and (holder is None or holder.is_expired()):
+        if not lease["metadata"]["name"].startswith(PREFIX):
+            continue
+        if everything or holder is None or holder.is_expired() or (run_id is not None and holder.run_id == run_id):
             found.append(lease)
     return found
