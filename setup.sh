@@ -4,7 +4,7 @@
 #   ./setup.sh            install, then run the example experiment suite on the embedded sandbox
 #   ./setup.sh --no-run   install only (what CI uses)
 #
-# Installs: Prometheus (apt, only where `prometheus` is not on PATH) and a virtualenv in .venv with
+# Installs: Prometheus and kubectl (apt, only where they are not on PATH) and a virtualenv in .venv with
 # the harness and its test tools. Re-running is safe and fast.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,16 +12,28 @@ cd "$(dirname "$0")"
 run=1
 [ "${1:-}" = "--no-run" ] && run=0
 
-if ! command -v prometheus >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing Prometheus (apt-get)"
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-  else
-    echo "prometheus is not on PATH and apt-get is missing: install Prometheus 2.x and re-run" >&2
-    exit 2
+apt_install() {  # apt_install PACKAGE...: the first package apt knows is installed
+  if ! command -v apt-get >/dev/null 2>&1; then
+    return 1
   fi
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  [ -n "${APT_UPDATED:-}" ] || { $SUDO apt-get update -qq; APT_UPDATED=1; }
+  for package in "$@"; do
+    if DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$package" >/dev/null; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+if ! command -v prometheus >/dev/null 2>&1; then
+  echo "==> installing Prometheus (apt-get)"
+  apt_install prometheus || { echo "prometheus is not on PATH and apt-get cannot install it: install Prometheus 2.x and re-run" >&2; exit 2; }
+fi
+# the tests drive the sandbox cluster with the stock kubectl, as users do
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "==> installing kubectl (apt-get)"
+  apt_install kubectl kubernetes-client || { echo "kubectl is not on PATH and apt-get cannot install it: install kubectl and re-run" >&2; exit 2; }
 fi
 
 PYTHON=${PYTHON:-python3}

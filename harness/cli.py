@@ -445,10 +445,10 @@ def cleanup(
     for lease in stale_leases(mesh, namespace, run_id=run_id, everything=everything):
         meta = lease["metadata"]
         holder = (lease.get("spec") or {}).get("holderIdentity")
+        named = bool(run_id or everything) and holder is not None  # the user named this run: release it even if live
         if dry_run:
             out.print(f"would remove the Lease {meta['namespace']}/{meta['name']} of run {holder}", markup=False)
-        elif release_lease(mesh, meta["namespace"], meta["name"], run_id=None if holder is None or not (
-                run_id or everything) else holder):
+        elif release_lease(mesh, meta["namespace"], meta["name"], run_id=holder if named else None):
             out.print(f"removed the Lease {meta['namespace']}/{meta['name']} of run {holder}", markup=False)
 
 

@@ -68,20 +68,18 @@ class SandboxBehaviour:
     """Real failures through the demo services' behaviour knobs, put back exactly afterwards."""
 
     def __init__(self, sandbox: Any) -> None:
-        self._sandbox = sandbox
+        self._control = sandbox.control
 
     def snapshot(self) -> object:
-        return self._sandbox.behaviour()
+        return self._control.snapshot()
 
     def apply(self, failure: Failure) -> None:
-        self._sandbox.set_behaviour(failure.service, version=failure.version, replica=failure.replica,
+        self._control.set_behaviour(failure.service, version=failure.version, replica=failure.replica,
                                     latency_ms=failure.latency_ms, error_rate=failure.error_rate,
                                     error_status=failure.error_status)
 
     def restore(self, snapshot: object) -> None:
-        for replica in snapshot:  # type: ignore[attr-defined]
-            self._sandbox.set_behaviour(replica["service"], version=replica["version"], replica=replica["index"],
-                                        reset=True, **replica["behaviour"])
+        self._control.restore(snapshot)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager

@@ -17,9 +17,8 @@ import yaml
 from harness._process import stop_process
 from harness.errors import NotFoundError
 from harness.sandbox._api._kubeconfig import write_kubeconfig
-from harness.sandbox._cluster import start_api_server, wait_api_server
-from harness.sandbox._kubeapi import KubeApi, kind_of
-from harness.sandbox._workloads import HARNESS_ACCOUNT, TOKEN_SECRET, rbac_objects, token_secret
+from harness.sandbox._cluster import grant_harness_access, start_api_server, wait_api_server
+from harness.sandbox._kubeapi import KubeApi
 
 PLURAL_KINDS = {"virtualservices": "VirtualService", "destinationrules": "DestinationRule", "gateways": "Gateway",
                 "services": "Service", "configmaps": "ConfigMap", "deployments": "Deployment", "leases": "Lease"}
@@ -38,13 +37,7 @@ class ApiCluster:
             self.admin = KubeApi.connect(self.endpoint.url, self.endpoint.ca_cert, token)
             for name in namespaces:
                 self.admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-            for obj in rbac_objects("shop"):
-                self.admin.create(obj)
-            self.admin.create(token_secret("shop"))
-            import base64
-
-            data = self.admin.get("Secret", "shop", TOKEN_SECRET)["data"]
-            self.harness_token = base64.b64decode(data["token"]).decode()
+            self.harness_token = grant_harness_access(self.admin, "shop")
         except BaseException:
             stop_process(child.record, timeout_s=5)
             raise
@@ -115,5 +108,3 @@ def api_cluster(folder: Path, **kwargs: Any) -> Iterator[ApiCluster]:
     finally:
         cluster.stop()
 
-
-__all__ = ["HARNESS_ACCOUNT", "ApiCluster", "api_cluster", "kind_of"]

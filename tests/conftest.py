@@ -95,6 +95,15 @@ def prom_query(prometheus_url: str, query: str) -> list[dict[str, Any]]:
         return list(json.loads(response.read())["data"]["result"])
 
 
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The sandbox's API server alone, one per test module (starting one takes about a second)."""
+    from tests.cluster import api_cluster
+
+    with api_cluster(tmp_path_factory.mktemp("api")) as running:
+        yield running
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One real sandbox (default demo topology) for the whole session."""

@@ -93,9 +93,9 @@ def _answers(api: KubeApi) -> bool:
 
 def seed_cluster(api: KubeApi, topology: Topology, layout: Layout, istio: list[dict[str, Any]]) -> str:
     """Create every cluster object as an admin would; return the harness ServiceAccount's token."""
-    for obj in namespaces(topology) + rbac_objects(topology.namespace):
+    for obj in namespaces(topology):
         _create(api, obj)
-    _create(api, token_secret(topology.namespace))
+    token = grant_harness_access(api, topology.namespace)
     for obj in service_objects(topology, layout):
         _create(api, obj)
     accounts, gateway = gateway_workload(layout)
@@ -105,7 +105,15 @@ def seed_cluster(api: KubeApi, topology: Topology, layout: Layout, istio: list[d
         _create_workload(api, workload)
     for obj in istio:
         _create(api, {k: v for k, v in obj.items() if k != "status"})
-    return _harness_token(api, topology.namespace)
+    return token
+
+
+def grant_harness_access(api: KubeApi, namespace: str) -> str:
+    """Apply deploy/rbac.yaml in ``namespace`` and return the harness ServiceAccount's token."""
+    for obj in rbac_objects(namespace):
+        _create(api, obj)
+    _create(api, token_secret(namespace))
+    return _harness_token(api, namespace)
 
 
 def _create(api: KubeApi, obj: dict[str, Any]) -> dict[str, Any]:

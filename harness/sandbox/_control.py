@@ -26,6 +26,14 @@ log = logging.getLogger(__name__)
 Behaviour = list[dict[str, Any]]
 
 
+def read_syncz(istiod_url: str) -> dict[str, Any]:
+    """istiod's ``/debug/syncz``: push version and, per proxy, SYNCED / STALE / NACK (with Envoy's reason)."""
+    try:
+        return dict(http_json(f"{istiod_url}/debug/syncz", timeout_s=5))
+    except OSError as exc:
+        raise SandboxError(f"istiod does not answer: {exc}", hint="'harness sandbox status' shows its process") from None
+
+
 class SandboxControl:
     """Sandbox-only knobs of the sandbox running in ``state_dir``."""
 
@@ -141,11 +149,7 @@ class SandboxControl:
     # -- istiod ---------------------------------------------------------------------------------
 
     def sync_status(self) -> dict[str, Any]:
-        """istiod's ``/debug/syncz``: push version and, per proxy, SYNCED / STALE / NACK (with Envoy's reason)."""
-        try:
-            return dict(http_json(f"{self.istiod_url}/debug/syncz", timeout_s=5))
-        except OSError as exc:
-            raise SandboxError(f"istiod does not answer: {exc}", hint="'harness sandbox status' shows its process") from None
+        return read_syncz(self.istiod_url)
 
     def admin_api(self) -> KubeApi:
         return KubeApi.from_kubeconfig(self.state_dir / KUBECONFIG, ADMIN_CONTEXT)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness._net import http_json
 from harness.errors import ConfigRejectedError, NotFoundError, SandboxError
 from harness.sandbox._configstatus import reported
+from harness.sandbox._control import read_syncz
 from harness.sandbox._kubeapi import ISTIO_KINDS, KubeApi, object_ref
 
 Key = tuple[str, str, str]
@@ -48,39 +48,39 @@ class IstioConfig:
 
     def apply(self, objects: list[dict[str, Any]], *, wait: bool = True) -> ApplyResult:
         """Create or update each object (the whole spec, like a client-side apply without pruning)."""
+        return self._change(objects, delete_others=False, wait=wait)
+
+    def replace_all(self, objects: list[dict[str, Any]], *, wait: bool = True) -> ApplyResult:
+        """Make ``objects`` the whole Istio config: others are deleted (resets the sandbox between tests)."""
+        return self._change(objects, delete_others=True, wait=wait)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _change(self, objects: list[dict[str, Any]], *, delete_others: bool, wait: bool) -> ApplyResult:
         started = time.perf_counter()
-        before = self._push_version()
-        applied, written = [], []
+        before = read_syncz(self.istiod_url).get("version") or 0
+        applied: list[str] = []
+        deleted = False
+        if delete_others:
+            wanted = {key_of(o) for o in objects}
+            for live in self.list():
+                if key_of(live) in wanted:
+                    continue
+                try:
+                    self.api.delete(*key_of(live))
+                except NotFoundError:
+                    continue
+                applied.append(f"{object_ref(live)} deleted")
+                deleted = True
+        written = []
         for obj in objects:
             action, stored = self._put(obj)
             applied.append(f"{object_ref(obj)} {action}")
             if action != "unchanged":
                 written.append(stored)
-        if wait and written:
-            self._wait(written, [], before)
-        return ApplyResult(applied, time.perf_counter() - started)
-
-    def replace_all(self, objects: list[dict[str, Any]], *, wait: bool = True) -> ApplyResult:
-        """Make ``objects`` the whole Istio config: others are deleted (resets the sandbox between tests)."""
-        started = time.perf_counter()
-        before = self._push_version()
-        wanted = {key_of(o) for o in objects}
-        deleted = []
-        for live in self.list():
-            if key_of(live) not in wanted:
-                kind, namespace, name = key_of(live)
-                try:
-                    self.api.delete(kind, namespace, name)
-                except NotFoundError:
-                    continue
-                deleted.append(f"{object_ref(live)} deleted")
-        result = self.apply(objects, wait=False)
-        written = [self.get(*key_of(o)) for o in objects if not _ends_with(result, o, "unchanged")]
         if wait and (written or deleted):
-            self._wait(written, deleted, before)
-        return ApplyResult(deleted + result.applied, time.perf_counter() - started)
-
-    # -- helpers ----------------------------------------------------------------------------------
+            self._wait(written, deleted, int(before))
+        return ApplyResult(applied, time.perf_counter() - started)
 
     def _put(self, obj: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         body = {k: v for k, v in obj.items() if k != "status"}
@@ -99,17 +99,7 @@ class IstioConfig:
         same = stored["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
         return ("unchanged" if same else "configured"), stored
 
-    def _push_version(self) -> int:
-        return int(self._syncz().get("version") or 0)
-
-    def _syncz(self) -> dict[str, Any]:
-        try:
-            return dict(http_json(f"{self.istiod_url}/debug/syncz", timeout_s=5))
-        except OSError as exc:
-            raise SandboxError(f"the sandbox's istiod does not answer: {exc}",
-                               hint="'harness sandbox status' shows its process") from None
-
-    def _wait(self, written: list[dict[str, Any]], deleted: list[str], before: int,
+    def _wait(self, written: list[dict[str, Any]], deleted: bool, before: int,
               deadline_s: float = SYNC_DEADLINE_S) -> None:
         """Until each written generation is Reconciled everywhere (and a deletion was pushed)."""
         end = time.monotonic() + deadline_s
@@ -117,18 +107,19 @@ class IstioConfig:
         while True:
             for key, generation in list(pending.items()):
                 try:
-                    seen = reported(self.get(*key))
+                    live = self.get(*key)
                 except NotFoundError:
                     pending.pop(key)
                     continue
+                seen = reported(live)
                 if seen and seen[0] >= generation:
                     if seen[1] == "True/":
                         pending.pop(key)
                     elif not seen[1].endswith("stillPropagating"):
-                        condition = self.get(*key).get("status", {}).get("conditions", [{}])[0]
+                        condition = live.get("status", {}).get("conditions", [{}])[0]
                         raise ConfigRejectedError(f"{key[0]} {key[1]}/{key[2]} was rejected by the data plane: "
                                                   f"{condition.get('message', seen[1])}")
-            synced = self._syncz()
+            synced = read_syncz(self.istiod_url)
             deletions_done = not deleted or (int(synced.get("version") or 0) > before
                                              and all(p["status"] == "SYNCED" for p in synced.get("proxies", [])))
             if not pending and deletions_done:
@@ -138,10 +129,6 @@ class IstioConfig:
                 raise SandboxError(f"istiod did not push {waiting} within {deadline_s:g}s",
                                    hint="see the sandbox's logs/istiod.log")
             time.sleep(0.05)
-
-
-def _ends_with(result: ApplyResult, obj: dict[str, Any], action: str) -> bool:
-    return f"{object_ref(obj)} {action}" in result.applied
 
 
 def admin_config(state_dir: Path, istiod_url: str) -> IstioConfig:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +69,6 @@ def pod_refs(layout: Layout) -> list[PodRef]:
     gateway = layout.gateway
     refs.append(PodRef(pod_name(gateway.workload, 0), gateway.namespace, None, gateway.name))
     return refs
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pod_status(started_at: str, restart_count: int, containers: list[str]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""deploy/locust renders per run and applies through the kubernetes client to the fake API server."""
+"""deploy/locust renders per run and applies through the kubernetes client to the sandbox's API server."""
 
 from __future__ import annotations
 
@@ -72,3 +72,36 @@ def test_a_run_with_worker_pods_applies_them_and_deletes_them_at_stop(tmp_path: 
             run.stop()
         assert server.get("load", "chaos-load-ff00ff00-worker", "deployments") is None
         assert not run.is_alive()
+
+
+def test_workers_of_a_killed_run_go_with_cleanup_once_expired_and_a_live_run_keeps_its_own(tmp_path: Path) -> None:
+    """After kill -9 nothing deletes the worker Deployment; its expires-at annotation lets `harness cleanup` do it."""
+    from dataclasses import replace
+
+    from kubernetes import config
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    with api_cluster(tmp_path / "api") as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kubeconfig")
+        pods = WorkerPods(config.new_client_from_config(config_file=str(kubeconfig)))
+        dead = replace(plan(2), run_id="dead0001", expires_at="2020-01-01T00:00:00+00:00")
+        live = replace(plan(2), run_id="live0002", expires_at="2999-01-01T00:00:00+00:00")
+        pods.apply(render(dead))
+        pods.apply(render(live))
+
+        def left(run_id: str) -> list[str]:
+            """Kinds of the run's load objects still in the API."""
+            return [kind for plural, kind in (("deployments", "Deployment"), ("services", "Service"),
+                                              ("configmaps", "ConfigMap"))
+                    if any((o["metadata"].get("labels") or {}).get("chaos.harness.io/run-id") == run_id
+                           for o in server.list(plural, "load"))]
+
+        args = ["cleanup", "--backend", "kubernetes", "--kubeconfig", str(kubeconfig)]
+        first = CliRunner().invoke(app, args)
+        assert first.exit_code == 0, first.output
+        assert left("dead0001") == [] and left("live0002") == ["Deployment", "Service", "ConfigMap"]
+        named = CliRunner().invoke(app, [*args, "--run", "live0002"])
+        assert named.exit_code == 0, named.output
+        assert left("live0002") == []

@@ -5,14 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster import ApiCluster, api_cluster
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiCluster]:
-    """One sandbox API server per test module (starting one takes about a second)."""
-    with api_cluster(tmp_path_factory.mktemp("api")) as running:
-        yield running
+from tests.cluster import ApiCluster
 
 
 @pytest.fixture

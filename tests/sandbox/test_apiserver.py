@@ -17,19 +17,13 @@ import pytest
 
 from harness.errors import ConfigRejectedError, ConflictError, KubernetesError, NotFoundError
 from harness.sandbox._kubeapi import KubeApi
-from tests.cluster import ApiCluster, api_cluster
+from tests.cluster import ApiCluster
 
 VS: dict[str, Any] = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
                       "metadata": {"name": "reviews", "namespace": "shop"},
                       "spec": {"hosts": ["reviews"], "http": [{"name": "main", "route": [{"destination": {
                           "host": "reviews"}, "weight": 100}], "retries": {"attempts": 2}}]}}
 needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiCluster]:
-    with api_cluster(tmp_path_factory.mktemp("api")) as running:
-        yield running
 
 
 @pytest.fixture

@@ -228,6 +228,12 @@ class ApiServer:
                 send({"type": event.type, "object": self.present(target, dict(event.obj))})
 
 
+def _is_dry_run(query: dict[str, str], delete_options: Any) -> bool:
+    """``?dryRun=All``, or DeleteOptions ``{"dryRun": ["All"]}`` in a DELETE's body."""
+    from_body = delete_options.get("dryRun") if isinstance(delete_options, dict) else None
+    return query.get("dryRun") == "All" or "All" in (from_body or [])
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true")
 
@@ -327,8 +333,7 @@ class Handler(BaseHTTPRequestHandler):
     def _resource(self, method: str, target: Target, attrs: Attributes, query: dict[str, str], body: Any,
                   user: User) -> None:
         api, registry, resource = self.api, self.api.registry, target.resource
-        dry_run = query.get("dryRun") == "All" or "All" in ((body or {}).get("dryRun") or [] if isinstance(body, dict)
-                                                           and method == "DELETE" else [])
+        dry_run = _is_dry_run(query, body if method == "DELETE" else None)
         manager = field_manager(query, self.headers.get("User-Agent") or "")
         if resource.plural in ("selfsubjectaccessreviews", "selfsubjectrulesreviews"):
             if method != "POST":
