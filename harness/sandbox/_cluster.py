@@ -20,6 +20,7 @@ from typing import Any
 
 from harness._process import ChildProcess, start_process, wait_until
 from harness.errors import SandboxError
+from harness.sandbox._api._registry import now_rfc3339
 from harness.sandbox._kubeapi import KubeApi, object_ref
 from harness.sandbox._layout import Layout
 from harness.sandbox._topology import Topology
@@ -31,7 +32,6 @@ from harness.sandbox._workloads import (
     deployment_status,
     gateway_workload,
     namespaces,
-    now_rfc3339,
     pod_status,
     rbac_objects,
     service_objects,

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.sandbox._api._registry import now_rfc3339
 from harness.sandbox._envoy import proxy_paths, read_versions
 from harness.sandbox._layout import Layout, Proxy
-from harness.sandbox._workloads import now_rfc3339
 
 STILL_PROPAGATING = "stillPropagating"
 REJECTED = "ProxyRejected"

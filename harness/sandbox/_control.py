@@ -14,13 +14,14 @@ from typing import Any
 from harness._net import http_json
 from harness._process import ProcessRecord, stop_process, wait_until
 from harness.errors import SandboxError, SandboxNotRunning
+from harness.sandbox._api._registry import now_rfc3339
 from harness.sandbox._cluster import ADMIN_CONTEXT, KUBECONFIG
 from harness.sandbox._envoy import proxy_paths, start_envoy, wait_envoy_ready
 from harness.sandbox._kubeapi import KubeApi
 from harness.sandbox._layout import Layout, Proxy
 from harness.sandbox._statefile import read_state, update_state
 from harness.sandbox._topology import Topology
-from harness.sandbox._workloads import PodRef, now_rfc3339, pod_refs
+from harness.sandbox._workloads import PodRef, pod_refs
 
 log = logging.getLogger(__name__)
 Behaviour = list[dict[str, Any]]
