@@ -52,6 +52,19 @@ def test_a_fault_without_delay_or_abort_is_rejected(tmp_path: Path) -> None:
     assert "a fault needs a delay, an abort, or both" in result.output
 
 
+def test_promql_versus_is_a_located_error_naming_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "promql-versus.yaml"
+    path.write_text("apiVersion: harness/v1\nkind: Experiment\nmetadata: {name: x}\n"
+                    "faults: [{host: cart, abort: {httpStatus: 503}}]\nhypotheses:\n"
+                    "  - name: my query, compared\n    measure: promql\n    source: mesh\n"
+                    "    query: sum(rate(my_metric[$window]))\n    versus: baseline\n    below: 1\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    output = " ".join(result.output.split())  # the console wraps long lines
+    assert result.exit_code == 2
+    assert f"{path}:10:5: hypotheses[0].versus: measure promql is one value from your query" in output
+    assert "Traceback" not in output
+
+
 def test_examples_validate() -> None:
     root = Path(__file__).resolve().parents[1]
     result = CliRunner().invoke(app, ["validate", str(root / "experiments")])

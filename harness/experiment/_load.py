@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from harness._yamlsource import SourceDocument, load_yaml_file, load_yaml_text, validation_problems
 from harness.errors import ExperimentError, Problem
 from harness.experiment._model import Experiment
-from harness.istio import yaml_files
+from harness.experiment._windows import too_short
+from harness.istio import parse_duration_s, yaml_files
 
 OTHER_KINDS = frozenset({"VirtualService", "DestinationRule", "Gateway", "Topology", "List"})
 
@@ -60,6 +61,8 @@ def _validate(documents: list[SourceDocument]) -> list[LoadedExperiment]:
             loaded.append(LoadedExperiment(Experiment.model_validate(doc.data), doc))
         except ValidationError as exc:
             problems.extend(validation_problems(doc, exc))
+    for item in loaded:
+        problems.extend(_window_problems(item))
     names = [item.experiment.metadata.name for item in loaded]
     for item in loaded:
         if names.count(item.experiment.metadata.name) > 1:
@@ -67,3 +70,20 @@ def _validate(documents: list[SourceDocument]) -> list[LoadedExperiment]:
     if problems:
         raise ExperimentError("invalid experiment definition", problems)
     return loaded
+
+
+def _window_problems(item: LoadedExperiment) -> list[Problem]:
+    """With a stated scrape interval, mesh hypotheses whose windows it cannot fill are input errors."""
+    exp = item.experiment
+    if not exp.target.scrape_interval:
+        return []
+    interval = parse_duration_s(exp.target.scrape_interval)
+    problems = []
+    for index, h in enumerate(exp.hypotheses):
+        why = too_short(h, exp.phases, interval)
+        if why:
+            field = "within" if h.within else "after" if h.after else "phase"
+            problems.append(item.source.problem(("hypotheses", index, field),
+                                                f"{why} (target.scrapeInterval {exp.target.scrape_interval}); "
+                                                f"lengthen phases.{h.phase} or judge it from source: client"))
+    return problems

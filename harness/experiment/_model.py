@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from harness.istio import parse_duration_s
 
@@ -42,6 +43,9 @@ class Target(Model):
     gateway_url: str | None = None
     host: str | None = None
     prometheus_url: str | None = None
+    scrape_interval: Duration | None = Field(
+        default=None, description="Prometheus's scrape interval for the mesh's metrics (read from Prometheus's "
+        "targets when not set); mesh hypotheses need windows of at least 4 intervals")
 
 
 class HeaderMatch(Model):
@@ -196,18 +200,28 @@ class Load(Model):
         return self
 
 
-Measure = Literal["error_rate", "success_rate", "latency_p50", "latency_p95", "latency_p99", "request_rate",
-                  "flag_rate", "ejections", "overflows", "retries", "timeouts", "per_try_timeouts", "promql"]
+Measure = Literal["error_rate", "success_rate", "latency_p50", "latency_p95", "latency_p99", "latency_shift",
+                  "request_rate", "flag_rate", "ejections", "overflows", "retries", "timeouts", "per_try_timeouts",
+                  "promql"]
 ENVOY_COUNTERS = {"ejections": "outlier_detection_ejections_enforced_total",
                   "overflows": "upstream_rq_pending_overflow", "retries": "upstream_rq_retry",
                   "timeouts": "upstream_rq_timeout", "per_try_timeouts": "upstream_rq_per_try_timeout"}
+# Envoy's %RESPONSE_FLAGS% short names, HTTP and TCP then HTTP only, in the order of Envoy's access-log docs
+# (docs/root/configuration/observability/access_log/usage.rst; the same set as the 1.40 binary's enum).
+ENVOY_RESPONSE_FLAGS = ("UH", "UF", "UO", "NR", "URX", "NC", "DT",
+                        "DC", "LH", "UT", "LR", "UR", "UC", "DI", "FI", "RL", "UAEX", "RLSE", "IH", "SI", "DPE", "UPE",
+                        "UMSDR", "RFCF", "NFCF", "OM", "DF", "DO", "DR", "UDO")
+# What the load generator can tell from a response (harness/load/locust_support.py, classify): it sees bodies and
+# status codes, not Envoy's flags, so DI, URX and the rest exist only in the mesh's metrics.
+CLIENT_FLAGS = ("FI", "UT", "UH", "UO", "connection_error", "5xx", "4xx")
 
 
 class Hypothesis(Model):
     """A bound on a measure in one phase, from the client's view or the mesh's (Prometheus)."""
 
     name: str = Field(min_length=1)
-    measure: Measure
+    measure: Measure = Field(description="latency_shift: the shift of the whole latency distribution (versus "
+                             "required; Mann-Whitney U), unlike latency_pNN versus, which compares that quantile")
     source: Literal["client", "mesh"] = "client"
     phase: Literal["baseline", "fault", "recovery"] = "fault"
     cohort: Literal["tagged", "control", "all"] = "all"
@@ -218,7 +232,8 @@ class Hypothesis(Model):
     subset: str | None = None
     query: str | None = Field(default=None, description="raw PromQL for measure: promql; $window is replaced by "
                               "the window in seconds, e.g. sum(increase(my_metric[$window]))")
-    flag: str | None = None
+    flag: str | None = Field(default=None, description="flag_rate: an Envoy response flag (source: mesh) or a "
+                             "client class: " + ", ".join(CLIENT_FLAGS))
     below: float | None = None
     above: float | None = None
     versus: Literal["baseline", "control"] | None = Field(
@@ -230,30 +245,85 @@ class Hypothesis(Model):
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
     @model_validator(mode="after")
-    def _bounded(self) -> Hypothesis:
-        if self.below is None and self.above is None:
-            raise ValueError("a hypothesis needs 'below', 'above', or both")
-        if self.measure == "promql":
-            if not self.query or self.source != "mesh":
-                raise ValueError("measure promql needs source: mesh and a query (use $window for the window)")
-        elif self.source == "mesh" and self.service is None:
-            raise ValueError("mesh hypotheses need 'service' (the destination service)")
-        if self.measure == "flag_rate" and not self.flag:
-            raise ValueError("measure flag_rate needs 'flag' (e.g. UT, FI, UO)")
-        if self.source == "mesh" and self.cohort != "all":
-            raise ValueError("the mesh cannot tell cohorts apart; use source: client for tagged/control")
-        if self.measure in ENVOY_COUNTERS and self.source != "mesh":
-            raise ValueError(f"{self.measure} is an Envoy stat: use source: mesh")
-        if self.versus is not None:
-            if self.measure in ENVOY_COUNTERS or self.measure == "request_rate":
-                raise ValueError(f"versus compares rates and latencies, not {self.measure}")
-            if self.versus == "control" and (self.source != "client" or self.cohort == "control"):
-                raise ValueError("versus: control compares a client cohort (tagged or all) with the control cohort")
-            if self.versus == "baseline" and self.phase == "baseline":
-                raise ValueError("versus: baseline needs phase fault or recovery")
-            if self.measure.startswith("latency") and self.source != "client":
-                raise ValueError("latency comparisons use a rank test on client samples: use source: client")
+    def _consistent(self) -> Hypothesis:
+        for check in (_check_bounds, _check_source, _check_flag, _check_versus, _check_relation):
+            check(self)
         return self
+
+
+def _field_error(field: str, message: str, value: Any) -> ValidationError:
+    """An error located at ``field`` of the hypothesis (not at the hypothesis), so file:line names that field."""
+    # pydantic re-raises a ValidationError from a validator with its loc under the model's own location
+    return ValidationError.from_exception_data("Hypothesis", [InitErrorDetails(
+        type=PydanticCustomError("value_error", message), loc=(field,), input=value)])
+
+
+def _check_bounds(h: Hypothesis) -> None:
+    if h.below is None and h.above is None:
+        raise ValueError("a hypothesis needs 'below', 'above', or both")
+    if h.below is not None and h.above is not None and h.above >= h.below:
+        raise _field_error("above", "'above' must be lower than 'below' (the value must lie between them)", h.above)
+
+
+def _check_source(h: Hypothesis) -> None:
+    if h.measure == "promql":
+        if not h.query or h.source != "mesh":
+            raise ValueError("measure promql needs source: mesh and a query (use $window for the window)")
+    elif h.source == "mesh" and h.service is None:
+        raise ValueError("mesh hypotheses need 'service' (the destination service)")
+    if h.source == "mesh" and h.cohort != "all":
+        raise _field_error("cohort", "the mesh cannot tell cohorts apart; use source: client for tagged/control",
+                           h.cohort)
+    if h.measure in ENVOY_COUNTERS and h.source != "mesh":
+        raise _field_error("source", f"{h.measure} is an Envoy stat: use source: mesh", h.source)
+    if h.measure == "latency_shift" and h.source != "client":
+        raise _field_error("source", "latency_shift compares client samples: use source: client", h.source)
+
+
+def _check_flag(h: Hypothesis) -> None:
+    if h.measure != "flag_rate":
+        if h.flag is not None:
+            raise _field_error("flag", f"'flag' belongs to measure flag_rate, not {h.measure}", h.flag)
+        return
+    if not h.flag:
+        raise ValueError("measure flag_rate needs 'flag' (e.g. UT, FI, UO)")
+    if h.source == "mesh" and h.flag not in ENVOY_RESPONSE_FLAGS:
+        raise _field_error("flag", f"{h.flag!r} is not an Envoy response flag; Envoy's flags: "
+                           + " ".join(ENVOY_RESPONSE_FLAGS), h.flag)
+    if h.source == "client" and h.flag not in CLIENT_FLAGS:
+        seen_by = " (an Envoy flag: use source: mesh to count it)" if h.flag in ENVOY_RESPONSE_FLAGS else ""
+        raise _field_error("flag", f"the client cannot see {h.flag!r}{seen_by}; the client classifies responses as "
+                           + ", ".join(CLIENT_FLAGS), h.flag)
+
+
+def _check_versus(h: Hypothesis) -> None:
+    if h.measure == "latency_shift" and h.versus is None:
+        raise _field_error("measure", "latency_shift is the shift between two distributions: set versus: baseline "
+                           "or versus: control", h.measure)
+    if h.versus is None:
+        return
+    if h.measure == "promql":
+        raise _field_error("versus", "measure promql is one value from your query and cannot be compared with "
+                           "versus; write the comparison into the query", h.versus)
+    if h.measure in ENVOY_COUNTERS or h.measure == "request_rate":
+        raise _field_error("versus", f"versus compares rates and latencies, not {h.measure}", h.versus)
+    if h.versus == "control" and (h.source != "client" or h.cohort == "control"):
+        raise _field_error("versus", "versus: control compares a client cohort (tagged or all) with the control "
+                           "cohort", h.versus)
+    if h.versus == "baseline" and h.phase == "baseline":
+        raise _field_error("versus", "versus: baseline needs phase fault or recovery", h.versus)
+    if h.measure.startswith("latency") and h.source != "client":
+        raise _field_error("source", "latency comparisons need the client's samples (order statistics or a rank "
+                           "test): use source: client", h.source)
+
+
+def _check_relation(h: Hypothesis) -> None:
+    if h.relation != "ratio":
+        return
+    if h.versus is None:
+        raise _field_error("relation", "relation: ratio needs versus: baseline or versus: control", h.relation)
+    if any(bound is not None and bound <= 0 for bound in (h.below, h.above)):
+        raise _field_error("relation", "a ratio's bounds must be positive (1 means unchanged)", h.relation)
 
 
 class Experiment(Model):

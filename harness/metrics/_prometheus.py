@@ -1,17 +1,26 @@
 """Prometheus through prometheus-api-client: exact request counts and latency buckets over a window.
 
-Counts are differences of counters read at the window's two ends (a series born inside the window
-counts from 0), which gives the whole numbers the statistics need, unlike ``rate()``'s
-extrapolation. Third-party errors are translated into QueryError here, nowhere else.
+Counts come from the raw samples of each series (a range-vector query into a pandas frame), with
+window edges on scrape timestamps and Prometheus's reset rule (see _counters): whole numbers, unlike
+``rate()``'s extrapolation, and right when sidecars restart or pods come and go. Third-party errors
+are translated into QueryError here, nowhere else.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import MetricsError, QueryError
+from harness.istio import parse_duration_s
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from harness.metrics._counters import Growth
+
+Edges = Literal["inner", "outer"]
 
 REQUESTS = "istio_requests_total"
 DURATION_BUCKETS = "istio_request_duration_milliseconds_bucket"
@@ -66,15 +75,56 @@ class Prometheus:
         result = self.instant(query, at)
         return float(result[0]["value"][1]) if result else 0.0
 
-    def count(self, metric_selector: str, window: Window) -> float:
-        """How much a counter (summed over series) grew during ``window``."""
-        query = f"sum({metric_selector})"
-        return max(0.0, self.scalar(query, window.end) - self.scalar(query, window.start))
+    def samples(self, metric_selector: str, window: Window, *, edges: Edges, interval_s: float) -> pd.DataFrame:
+        """Raw samples of ``metric_selector`` around ``window``: enough before and after it for ``edges``."""
+        before = interval_s + 1.0  # a scrape before the window tells existing series from ones born in it
+        at = window.end + (interval_s + 1.0 if edges == "outer" else 0.0)
+        reach = math.ceil(at - (window.start - before)) + 1
+        try:
+            result = self._client.custom_query(f"{metric_selector}[{reach}s]", params={"time": f"{at:.3f}"})
+        except Exception as exc:
+            raise QueryError(f"query failed: {metric_selector}[{reach}s]: {exc}") from None
+        from harness.metrics._counters import samples_frame  # pandas: imported when a verdict needs it
 
-    def bucket_counts(self, metric_selector: str, window: Window) -> list[tuple[float, float]]:
+        return samples_frame(list(result))
+
+    def growth(self, metric_selector: str, window: Window, *, edges: Edges = "inner", interval_s: float = 1.0,
+               lag_s: float = 0.0) -> Growth:
+        """How much a counter, summed over its series, grew during ``window`` (see _counters)."""
+        from harness.metrics._counters import growth
+
+        frame = self.samples(metric_selector, window, edges=edges, interval_s=interval_s)
+        return growth(frame, window.start, window.end, edges=edges, lag_s=lag_s,  # type: ignore[return-value]
+                      interval_s=interval_s)
+
+    def bucket_growth(self, metric_selector: str, window: Window, *, interval_s: float = 1.0, lag_s: float = 0.0
+                      ) -> list[tuple[float, float]]:
         """Histogram bucket growth during ``window``: sorted [(upper bound ms, cumulative count)]."""
-        query = f"sum by (le) ({metric_selector})"
-        end = {r["metric"]["le"]: float(r["value"][1]) for r in self.instant(query, window.end)}
-        start = {r["metric"]["le"]: float(r["value"][1]) for r in self.instant(query, window.start)}
-        rows = [(math.inf if le == "+Inf" else float(le), end[le] - start.get(le, 0.0)) for le in end]
-        return sorted(rows)
+        from harness.metrics._counters import growth
+
+        frame = self.samples(metric_selector, window, edges="inner", interval_s=interval_s)
+        per_le = growth(frame, window.start, window.end, edges="inner", lag_s=lag_s, interval_s=interval_s, by="le")
+        assert isinstance(per_le, dict)
+        return sorted((math.inf if le == "+Inf" else float(le), g.total) for le, g in per_le.items())
+
+    def label_values(self, metric_selector: str, label: str, at: float, *, lookback_s: float = 3600) -> list[str]:
+        """Values ``label`` takes among the series of ``metric_selector`` seen in the last ``lookback_s``."""
+        query = f"count by ({label}) (last_over_time({metric_selector}[{int(lookback_s)}s]))"
+        return sorted({str(r["metric"].get(label, "")) for r in self.instant(query, at)} - {""})
+
+    def scrape_interval_s(self, metric_names: list[str], at: float) -> float | None:
+        """The longest scrape interval among the jobs exporting ``metric_names`` (Prometheus's targets API).
+
+        Before any of them has a series (a fresh cluster, no traffic yet) every active target counts:
+        the longest interval is the safe guess for judging windows.
+        """
+        jobs: set[str] = set()
+        for name in metric_names:
+            jobs |= set(self.label_values(name, "job", at))
+        try:
+            targets = self._client.get_targets(state="active")["activeTargets"]
+        except Exception as exc:
+            raise QueryError(f"could not read Prometheus's targets: {exc}") from None
+        intervals = [parse_duration_s(t["scrapeInterval"]) for t in targets
+                     if t.get("scrapeInterval") and (not jobs or t.get("labels", {}).get("job") in jobs)]
+        return max(intervals) if intervals else None

@@ -113,6 +113,12 @@ class SandboxControl:
         old = next((ProcessRecord.from_dict(p) for p in state.get("processes", []) if p["name"] == name), None)
         if old is not None:
             stop_process(old, timeout_s=5)
+        # the stats lived in that Envoy: its istio_* series start again from 0 (after its last log lines count)
+        try:
+            http_json(f"http://127.0.0.1:{self.layout.telemetry_port}/reset?pod={proxy.name}", method="POST", body={},
+                      timeout_s=10)
+        except OSError as exc:
+            raise SandboxError(f"the telemetry exporter did not reset {proxy.name}'s series: {exc}") from None
         child = start_envoy(proxy_paths(self.state_dir, proxy), proxy, concurrency=self.topology.proxy_concurrency,
                             log_dir=self.state_dir / "logs")
 

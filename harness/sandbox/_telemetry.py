@@ -2,9 +2,13 @@
 
 Run as ``python -m harness.sandbox._telemetry CONFIG.json``. Tails each proxy's access log and
 serves ``istio_requests_total`` and ``istio_request_duration_milliseconds`` on ``/metrics`` with
-the labels a client-side (``reporter="source"``) istio-proxy would write. Requests that never
-reached a host (FI aborts, UO overflow, UH) get an ``unknown`` destination workload, as in
-istio/istio#21923. See the semantics reference §C.
+the labels a client-side (``reporter="source"``) istio-proxy would write, plus the ``pod`` label
+that a cluster's Prometheus adds from Kubernetes service discovery: one series set per sidecar.
+Requests that never reached a host (FI aborts, UO overflow, UH) get an ``unknown`` destination
+workload, as in istio/istio#21923. See the semantics reference §C.
+
+A sidecar's stats live in its Envoy: when the sandbox restarts one (``POST /reset``), its series
+start again from 0, as a restarted istio-proxy's do.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -45,8 +48,9 @@ class Aggregator:
     def __init__(self, config: dict[str, Any]) -> None:
         self.hosts: dict[str, dict[str, str]] = config["hosts"]
         self.lock = threading.Lock()
-        self.requests: dict[tuple[str, ...], int] = {}
-        self.durations: dict[tuple[str, ...], list[float]] = {}  # buckets..., sum, count
+        # keyed by (pod, Istio labels): each sidecar exports its own series
+        self.requests: dict[tuple[str, tuple[str, ...]], int] = {}
+        self.durations: dict[tuple[str, tuple[str, ...]], list[float]] = {}  # buckets..., sum, count
         self._label_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def record(self, proxy: dict[str, str], line: str) -> None:
@@ -60,11 +64,12 @@ class Aggregator:
             labels = self._labels(proxy, code, flags, cluster, host, authority)
             self._label_cache[key] = labels
         duration_ms = float(duration) if duration not in ("", "-") else 0.0
+        series = (proxy["name"], labels)
         with self.lock:
-            self.requests[labels] = self.requests.get(labels, 0) + 1
-            hist = self.durations.get(labels)
+            self.requests[series] = self.requests.get(series, 0) + 1
+            hist = self.durations.get(series)
             if hist is None:
-                hist = self.durations[labels] = [0.0] * (len(DURATION_BUCKETS_MS) + 2)
+                hist = self.durations[series] = [0.0] * (len(DURATION_BUCKETS_MS) + 2)
             for i, bound in enumerate(DURATION_BUCKETS_MS):
                 if duration_ms <= bound:
                     hist[i] += 1
@@ -105,15 +110,22 @@ class Aggregator:
         }
         return tuple(values[name] for name in LABELS)
 
+    def reset(self, pod: str) -> None:
+        """Drop a sidecar's series: its restarted Envoy counts from 0."""
+        with self.lock:
+            for table in (self.requests, self.durations):
+                for series in [k for k in table if k[0] == pod]:
+                    del table[series]
+
     def exposition(self) -> str:
         with self.lock:
             requests = dict(self.requests)
             durations = {k: list(v) for k, v in self.durations.items()}
         out = ["# TYPE istio_requests_total counter"]
-        out += [f"istio_requests_total{{{_render(labels)}}} {count}" for labels, count in requests.items()]
+        out += [f"istio_requests_total{{{_render(series)}}} {count}" for series, count in requests.items()]
         out.append("# TYPE istio_request_duration_milliseconds histogram")
-        for labels, hist in durations.items():
-            rendered = _render(labels)
+        for series, hist in durations.items():
+            rendered = _render(series)
             for bound, count in zip(DURATION_BUCKETS_MS, hist, strict=False):
                 out.append(f'istio_request_duration_milliseconds_bucket{{{rendered},le="{bound:g}"}} {count:g}')
             out.append(f'istio_request_duration_milliseconds_bucket{{{rendered},le="+Inf"}} {hist[-1]:g}')
@@ -135,37 +147,43 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _render(labels: tuple[str, ...]) -> str:
-    return ",".join(f'{name}="{_escape(value)}"' for name, value in zip(LABELS, labels, strict=True))
+def _render(series: tuple[str, tuple[str, ...]]) -> str:
+    pod, labels = series
+    return ",".join([f'pod="{_escape(pod)}"']
+                    + [f'{name}="{_escape(value)}"' for name, value in zip(LABELS, labels, strict=True)])
 
 
-def follow(path: Path, stop: threading.Event) -> Iterator[str | None]:
-    """Yield complete lines appended to ``path``; yield None when idle so callers can check ``stop``."""
-    offset, partial = 0, ""
-    while not stop.is_set():
+class Follower:
+    """Reads the complete lines appended to one access log; ``offset`` is how far it has read (bytes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset, self._partial = path, 0, b""
+
+    def read_lines(self) -> list[str]:
         try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                handle.seek(offset)
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
                 chunk = handle.read()
-                offset = handle.tell()
         except FileNotFoundError:
-            chunk = ""
-        if not chunk:
-            yield None
-            continue
-        lines = (partial + chunk).split("\n")
-        partial = lines.pop()
-        yield from lines
+            return []
+        self.offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        return [line.decode("utf-8", errors="replace") for line in lines]
+
+    def caught_up(self) -> bool:
+        try:
+            return self.offset >= self.path.stat().st_size
+        except FileNotFoundError:
+            return True
 
 
-def tail_all(aggregator: Aggregator, proxies: list[dict[str, str]], stop: threading.Event) -> None:
-    followers = [(proxy, follow(Path(proxy["access_log"]), stop)) for proxy in proxies]
+def tail_all(aggregator: Aggregator, followers: dict[str, tuple[dict[str, str], Follower]],
+             stop: threading.Event) -> None:
     while not stop.is_set():
         idle = True
-        for proxy, lines in followers:
-            for line in lines:
-                if line is None:
-                    break
+        for proxy, follower in followers.values():
+            for line in follower.read_lines():
                 idle = False
                 if line:
                     aggregator.record(proxy, line)
@@ -173,9 +191,18 @@ def tail_all(aggregator: Aggregator, proxies: list[dict[str, str]], stop: thread
             time.sleep(0.1)
 
 
+def reset_pod(aggregator: Aggregator, follower: Follower, pod: str, *, deadline_s: float = 5.0) -> None:
+    """Once every line the stopped Envoy wrote is counted, start the pod's series again from 0."""
+    give_up = time.monotonic() + deadline_s
+    while not follower.caught_up() and time.monotonic() < give_up:
+        time.sleep(0.05)
+    aggregator.reset(pod)
+
+
 def serve(config: dict[str, Any]) -> None:
     aggregator = Aggregator(config)
     stop = threading.Event()
+    followers = {proxy["name"]: (proxy, Follower(Path(proxy["access_log"]))) for proxy in config["proxies"]}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -191,12 +218,22 @@ def serve(config: dict[str, Any]) -> None:
             self.end_headers()
             self.wfile.write(body)
 
+        def do_POST(self) -> None:  # noqa: N802
+            pod = self.path.partition("?pod=")[2] if self.path.startswith("/reset?pod=") else ""
+            if pod not in followers:
+                self.send_response(404)
+                self.end_headers()
+                return
+            reset_pod(aggregator, followers[pod][1], pod)
+            self.send_response(204)
+            self.end_headers()
+
         def log_message(self, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", config["port"]), Handler)
     server.daemon_threads = True
-    threading.Thread(target=tail_all, args=(aggregator, config["proxies"], stop), daemon=True).start()
+    threading.Thread(target=tail_all, args=(aggregator, followers, stop), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever(poll_interval=0.2)

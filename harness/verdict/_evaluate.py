@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from harness.errors import MetricsError
-from harness.experiment import ENVOY_COUNTERS, Hypothesis
-from harness.istio import parse_duration_s, resolve_host
+from harness.experiment import Hypothesis
+from harness.istio import parse_duration_s
 from harness.metrics import (
-    MeshSelector,
     Prometheus,
     Window,
-    duration_buckets,
-    envoy_cluster_stat,
-    requests,
-    server_errors,
-    with_flag,
 )
-from harness.verdict._compare import rate_difference_interval, rate_ratio_interval, shift_test
+from harness.verdict._compare import (
+    quantile_comparison_interval,
+    rate_difference_interval,
+    rate_ratio_interval,
+    shift_test,
+)
 from harness.verdict._outcome import Outcome, Verdict, describe_bound, judge_interval
-from harness.verdict._stats import bucket_quantile_interval, quantile_interval, trials_needed, wilson_interval, z_value
+from harness.verdict._stats import quantile_interval, trials_needed, wilson_interval, z_value
 
 if TYPE_CHECKING:
     import pandas as pd
 
 QUANTILES = {"latency_p50": 0.50, "latency_p95": 0.95, "latency_p99": 0.99}
+SAMPLE_COLUMNS = ("t", "cohort", "latency_ms", "outcome")  # what client verdicts read from the load's record
 MIN_WINDOW_S = 2.0
 
 
@@ -87,49 +86,11 @@ def evaluate(h: Hypothesis, *, samples: pd.DataFrame, timeline: Timeline, promet
         return _client(h, samples, window, base)
     if prometheus is None:
         return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no Prometheus configured", **base)
-    if h.measure in ENVOY_COUNTERS:
-        # event counters: an ejection right at fault start matters, so keep the start and let the
-        # end run one scrape longer (the value at the start was scraped before the fault)
-        counted = Window(window.start, window.end + timeline.scrape_interval_s)
-        return _guard_prometheus(lambda: _envoy_counter(h, prometheus, counted, namespace, base), counted, base)
-    # rates: skip two scrape intervals at the start, whose increments may predate the window
-    shrunk = Window(window.start + 2 * timeline.scrape_interval_s, window.end)
-    if h.versus is not None:
-        ref = timeline.phases["baseline"]
-        ref_shrunk = Window(ref.start + 2 * timeline.scrape_interval_s, ref.end)
-        return _guard_prometheus(lambda: _mesh_versus(h, prometheus, shrunk, ref_shrunk, namespace, base), shrunk,
-                                 base)
-    return _guard_prometheus(lambda: _mesh(h, prometheus, shrunk, namespace, base), shrunk, base)
+    from harness.verdict._mesh import judge_mesh
 
-
-def _guard_prometheus(judge: Callable[[], Verdict], window: Window, base: dict[str, object]) -> Verdict:
-    try:
-        return judge()
-    except MetricsError as exc:
-        return Verdict(outcome=Outcome.INCONCLUSIVE, reason=f"Prometheus: {exc.message}",
-                       window=(window.start, window.end), **base)  # type: ignore[arg-type]
-
-
-def _selector(h: Hypothesis, namespace: str) -> MeshSelector:
-    assert h.service is not None
-    return MeshSelector(h.service, namespace, reporter=h.reporter, source_workload=h.source_workload,
-                        destination_version=h.version)
-
-
-def _promql(h: Hypothesis, prom: Prometheus, window: Window, base: dict[str, object]) -> Verdict:
-    """A user's own query, evaluated at the window's end with ``$window`` set to its length."""
-    assert h.query is not None
-    query = h.query.replace("$window", f"{max(1, int(window.seconds))}s")
-    where = base | {"window": (window.start, window.end), "query": query}
-    result = prom.instant(query, window.end)
-    if not result:
-        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="the query returned no data", **where)  # type: ignore[arg-type]
-    value = float(result[0]["value"][1])
-    if value != value:  # NaN, e.g. 0/0
-        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="the query returned NaN", **where)  # type: ignore[arg-type]
-    meets = (h.above is None or value > h.above) and (h.below is None or value < h.below)
-    return Verdict(outcome=Outcome.PASS if meets else Outcome.FAIL, value=value, samples=len(result),
-                   reason="raw PromQL, a point value (no interval)", **where)  # type: ignore[arg-type]
+    reference = timeline.phases.get("baseline") if h.versus == "baseline" else None
+    return judge_mesh(h, prometheus, window, reference, interval_s=timeline.scrape_interval_s, namespace=namespace,
+                      base=base)
 
 
 def _reference_window(h: Hypothesis, timeline: Timeline, window: Window) -> tuple[Window | None, str]:
@@ -139,8 +100,79 @@ def _reference_window(h: Hypothesis, timeline: Timeline, window: Window) -> tupl
 
 
 def _frame(samples: pd.DataFrame, window: Window, cohort: str) -> pd.DataFrame:
+    """The client's rows in ``window`` from ``cohort`` (``all``: every cohort)."""
+    missing = [column for column in SAMPLE_COLUMNS if column not in samples.columns]
+    if missing:  # a frame read from an empty or partial record: absent columns hold no evidence
+        samples = samples.assign(**dict.fromkeys(missing, float("nan")))
     chosen = samples[(samples["t"] >= window.start) & (samples["t"] < window.end)]
     return chosen if cohort == "all" else chosen[chosen["cohort"] == cohort]
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One side of a client verdict: a cohort's requests in a window, as the measure counts them."""
+
+    requests: pd.DataFrame
+    latencies: list[float]
+    missing: str = ""  # why this group is no evidence ("" when it is)
+    ignored: int = 0   # rows without the value the measure needs (NaN latency or outcome)
+
+
+def _group(h: Hypothesis, samples: pd.DataFrame, window: Window, cohort: str, phase: str) -> _Group:
+    """The rows the measure can use: latency measures need a latency, the others a recorded outcome."""
+    frame = _frame(samples, window, cohort)
+    if h.measure.startswith("latency"):
+        latencies = _latencies(frame)
+        missing = "" if latencies else _no_requests(samples, window, cohort, phase, usable="latency")
+        return _Group(frame, latencies, missing, len(frame) - len(latencies))
+    requests = frame[frame["outcome"].notna()]
+    missing = "" if len(requests) else _no_requests(samples, window, cohort, phase, usable="outcome")
+    return _Group(requests, [], missing, len(frame) - len(requests))
+
+
+def _latencies(frame: pd.DataFrame) -> list[float]:
+    """Sorted latencies; NaN (not recorded) and infinities are no measurement, so they are never ranked."""
+    import numpy as np
+
+    values = frame["latency_ms"].to_numpy(dtype=float)
+    return np.sort(values[np.isfinite(values)]).tolist()  # type: ignore[no-any-return]
+
+
+def _no_requests(samples: pd.DataFrame, window: Window, cohort: str, phase: str, *, usable: str) -> str:
+    """INCONCLUSIVE's reason for an empty group: what was asked, and what the record holds instead."""
+    asked = "no requests" if cohort == "all" else f"no requests from cohort {cohort}"
+    everyone = _frame(samples, window, "all")
+    if everyone.empty:
+        found = "no client samples at all" if samples.empty else f"none of the {len(samples)} client samples is in it"
+        return f"{asked} in the {phase} window ({found})"
+    mine = everyone if cohort == "all" else everyone[everyone["cohort"] == cohort]
+    if not mine.empty:
+        return f"{asked} with a recorded {usable} in the {phase} window (its {len(mine)} rows have none)"
+    others = ", ".join(f"{name} {count}" for name, count in everyone["cohort"].value_counts(dropna=False).items())
+    return f"{asked} in the {phase} window (other cohorts: {others})"
+
+
+def _verdict(where: dict[str, object], **fields: object) -> Verdict:
+    """A verdict from the hypothesis' fields and these; details are merged (the window may have added a note)."""
+    details = {**_details(where), **_details(fields)}
+    return Verdict(**(where | fields | {"details": details}))  # type: ignore[arg-type]
+
+
+def _details(fields: dict[str, object]) -> dict[str, object]:
+    found = fields.get("details")
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def _no_data(reason: str, where: dict[str, object]) -> Verdict:
+    return _verdict(where, outcome=Outcome.INCONCLUSIVE, reason=reason, samples=0)
+
+
+def _noting_ignored(where: dict[str, object], *groups: _Group) -> dict[str, object]:
+    ignored = sum(group.ignored for group in groups)
+    if not ignored:
+        return where
+    note = {"ignored_rows": ignored, "ignored_because": "no recorded latency or outcome (NaN)"}
+    return where | {"details": {**_details(where), **note}}
 
 
 def _hits(h: Hypothesis, frame: pd.DataFrame) -> int:
@@ -153,40 +185,53 @@ def _hits(h: Hypothesis, frame: pd.DataFrame) -> int:
 
 def _client_versus(h: Hypothesis, samples: pd.DataFrame, window: Window, reference: Window,
                    base: dict[str, object]) -> Verdict:
-    frame = _frame(samples, window, h.cohort)
-    ref_frame = _frame(samples, reference, "control" if h.versus == "control" else h.cohort)
     where = base | {"window": (window.start, window.end),
                     "query": f"client samples, {h.cohort} in {h.phase} vs {h.versus}"}
-    if frame.empty or ref_frame.empty:
-        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in one of the compared groups",
-                       **where)  # type: ignore[arg-type]
+    group = _group(h, samples, window, h.cohort, h.phase)
+    ref = _group(h, samples, reference, "control" if h.versus == "control" else h.cohort,
+                 "baseline" if h.versus == "baseline" else h.phase)
+    missing = "; ".join(g.missing for g in (group, ref) if g.missing)
+    if missing:
+        return _no_data(missing, where)
+    where = _noting_ignored(where, group, ref)
+    if h.measure == "latency_shift":
+        return _latency_shift(h, group.latencies, ref.latencies, where)
     if h.measure in QUANTILES:
-        outcome, estimate, reason = shift_test(frame["latency_ms"].tolist(), ref_frame["latency_ms"].tolist(),
-                                               below=h.below, above=h.above, relation=h.relation,
-                                               confidence=h.confidence)
-        return Verdict(outcome=outcome, value=estimate, samples=len(frame), reason=reason,
-                       details={"reference_samples": len(ref_frame), "estimate": f"median {h.relation}"},
-                       **where)  # type: ignore[arg-type]
-    return _compare_rates(h, _hits(h, frame), len(frame), _hits(h, ref_frame), len(ref_frame), where)
+        return _quantile_versus(h, group.latencies, ref.latencies, where)
+    return _compare_rates(h, _hits(h, group.requests), len(group.requests), _hits(h, ref.requests),
+                          len(ref.requests), where)
 
 
-def _mesh_versus(h: Hypothesis, prom: Prometheus, window: Window, reference: Window, namespace: str,
-                 base: dict[str, object]) -> Verdict:
-    assert h.service is not None
-    sel = _selector(h, namespace)
-    hit_query = with_flag(sel, h.flag or "") if h.measure == "flag_rate" else server_errors(sel)
-    counts = []
-    for w in (window, reference):
-        n, k = prom.count(requests(sel), w), prom.count(hit_query, w)
-        counts += [int(round(n - k if h.measure == "success_rate" else k)), int(round(n))]
-    where = base | {"window": (window.start, window.end), "query": f"{hit_query} / {requests(sel)}, vs baseline"}
-    return _compare_rates(h, *counts, where)
+def _quantile_versus(h: Hypothesis, values: list[float], reference: list[float], where: dict[str, object]
+                     ) -> Verdict:
+    """The quantile itself is compared: a slow tail moves p99 even when the median stays put."""
+    found = quantile_comparison_interval(values, reference, QUANTILES[h.measure], relation=h.relation,
+                                         confidence=h.confidence)
+    assert found is not None, "both groups were checked for latencies"
+    value, low, high = found
+    outcome = judge_interval(low, high, below=h.below, above=h.above)
+    name = h.measure.removeprefix("latency_")
+    method = (f"{h.confidence:.0%} interval of the {name} {h.relation} (order-statistic intervals of each group "
+              f"at {1 - (1 - h.confidence) / 2:.1%}, Bonferroni)")
+    reason = _reason(outcome, method)
+    if outcome is Outcome.INCONCLUSIVE and math.isinf(high - low):
+        reason += f"; too few requests in a group to bound its {name} at that confidence"
+    return _verdict(where, outcome=outcome, value=value, interval=(low, high), samples=len(values), reason=reason,
+                    details={"reference_samples": len(reference), "estimate": f"{name} {h.relation}"})
+
+
+def _latency_shift(h: Hypothesis, values: list[float], reference: list[float], where: dict[str, object]
+                   ) -> Verdict:
+    """The hypothesis is about the whole distribution, so a rank test judges it (no interval)."""
+    outcome, estimate, reason = shift_test(values, reference, below=h.below, above=h.above, relation=h.relation,
+                                           confidence=h.confidence)
+    return _verdict(where, outcome=outcome, value=estimate, samples=len(values), reason=reason,
+                    details={"reference_samples": len(reference), "estimate": f"median {h.relation}"})
 
 
 def _compare_rates(h: Hypothesis, k1: int, n1: int, k2: int, n2: int, where: dict[str, object]) -> Verdict:
     if n1 == 0 or n2 == 0:
-        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in one of the compared groups",
-                       **where)  # type: ignore[arg-type]
+        return _no_data("no requests in one of the compared groups", where)
     if h.relation == "ratio":
         value, low, high = rate_ratio_interval(k1, n1, k2, n2, h.confidence)
         kind = "Katz interval of the ratio"
@@ -195,74 +240,27 @@ def _compare_rates(h: Hypothesis, k1: int, n1: int, k2: int, n2: int, where: dic
         low, high = rate_difference_interval(k1, n1, k2, n2, h.confidence)
         kind = "Newcombe interval of the difference"
     outcome = judge_interval(low, high, below=h.below, above=h.above)
-    return Verdict(outcome=outcome, value=value, interval=(low, high), samples=n1,
-                   reason=_reason(outcome, f"{h.confidence:.0%} {kind}"),
-                   details={"hits": k1, "reference_hits": k2, "reference_samples": n2},
-                   **where)  # type: ignore[arg-type]
+    return _verdict(where, outcome=outcome, value=value, interval=(low, high), samples=n1,
+                    reason=_reason(outcome, f"{h.confidence:.0%} {kind}"),
+                    details={"hits": k1, "reference_hits": k2, "reference_samples": n2})
 
 
 def _client(h: Hypothesis, samples: pd.DataFrame, window: Window, base: dict[str, object]) -> Verdict:
-    chosen = _frame(samples, window, h.cohort)
-    where = {"window": (window.start, window.end), "query": f"client samples, cohort={h.cohort}"}
+    where = base | {"window": (window.start, window.end), "query": f"client samples, cohort={h.cohort}"}
+    group = _group(h, samples, window, h.cohort, h.phase)
+    if group.missing:
+        return _no_data(group.missing, where)
+    where = _noting_ignored(where, group)
     if h.measure in QUANTILES:
-        return _quantile(h, sorted(chosen["latency_ms"].tolist()), base | where)
+        return _quantile(h, group.latencies, where)
     if h.measure == "request_rate":
-        return _request_rate(h, len(chosen), window, base | where)
-    return _rate(h, _hits(h, chosen), len(chosen), base | where)
-
-
-def _mesh(h: Hypothesis, prom: Prometheus, window: Window, namespace: str, base: dict[str, object]) -> Verdict:
-    if h.measure == "promql":
-        return _promql(h, prom, window, base)
-    assert h.service is not None
-    sel = _selector(h, namespace)
-    where: dict[str, object] = {"window": (window.start, window.end)}
-    if h.measure in QUANTILES:
-        query = duration_buckets(sel)
-        found = bucket_quantile_interval(prom.bucket_counts(query, window), QUANTILES[h.measure])
-        if found is None:
-            return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in the window", query=query,
-                           **(base | where))  # type: ignore[arg-type]
-        point, low, high = found
-        total = prom.count(requests(sel), window)
-        outcome = judge_interval(low, high, below=h.below, above=h.above)
-        return Verdict(outcome=outcome, value=point, interval=(low, high), samples=int(total), query=query,
-                       reason=_reason(outcome, "the histogram bucket holding the quantile"),
-                       **(base | where))  # type: ignore[arg-type]
-    total_query = requests(sel)
-    n = prom.count(total_query, window)
-    if h.measure == "request_rate":
-        return _request_rate(h, int(n), window, base | where | {"query": total_query})
-    hit_query = with_flag(sel, h.flag or "") if h.measure == "flag_rate" else server_errors(sel)
-    k = prom.count(hit_query, window)
-    if h.measure == "success_rate":
-        k = n - k
-    return _rate(h, int(round(k)), int(round(n)), base | where | {"query": f"{hit_query} / {total_query}"})
-
-
-def _envoy_counter(h: Hypothesis, prom: Prometheus, window: Window, namespace: str,
-                   base: dict[str, object]) -> Verdict:
-    """Envoy stats are exact counters: the growth during the window is compared with the bound."""
-    assert h.service is not None
-    query = envoy_cluster_stat(ENVOY_COUNTERS[h.measure], resolve_host(h.service, namespace), subset=h.subset,
-                               pod=h.source_workload)
-    where = base | {"window": (window.start, window.end), "query": query}
-    if not prom.instant(f"count({query})", window.end):
-        return Verdict(outcome=Outcome.INCONCLUSIVE, reason=MISSING_ENVOY_STATS, **where)  # type: ignore[arg-type]
-    count = prom.count(query, window)
-    meets = (h.above is None or count > h.above) and (h.below is None or count < h.below)
-    outcome = Outcome.PASS if meets else Outcome.FAIL
-    return Verdict(outcome=outcome, value=count, interval=(count, count), samples=int(count),
-                   reason=f"the counter grew by {count:g} in the window (exact count)", **where)  # type: ignore[arg-type]
-
-
-MISSING_ENVOY_STATS = ("no such Envoy stat in Prometheus: Istio does not export cluster stats by default; enable "
-                       "them with meshConfig.defaultConfig.proxyStatsMatcher (see the README)")
+        return _request_rate(h, len(group.requests), window, where)
+    return _rate(h, _hits(h, group.requests), len(group.requests), where)
 
 
 def _rate(h: Hypothesis, k: int, n: int, base: dict[str, object]) -> Verdict:
     if n == 0:
-        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in the window", **base)  # type: ignore[arg-type]
+        return _no_data("no requests in the window", base)
     low, high = wilson_interval(k, n, h.confidence)
     outcome = judge_interval(low, high, below=h.below, above=h.above)
     rate = k / n
@@ -272,31 +270,31 @@ def _rate(h: Hypothesis, k: int, n: int, base: dict[str, object]) -> Verdict:
         needed = trials_needed(rate, bound if bound is not None else rate, h.confidence)
         reason = (f"the {h.confidence:.0%} interval [{low:.4f}, {high:.4f}] straddles the bound"
                   + (f"; about {needed} requests would decide it" if needed else ""))
-    details = {**base.get("details", {}), "hits": k}  # type: ignore[dict-item]
-    fields = {key: value for key, value in base.items() if key != "details"}
-    return Verdict(outcome=outcome, value=rate, interval=(low, high), samples=n, reason=reason, details=details,
-                   **fields)  # type: ignore[arg-type]
+    return _verdict(base, outcome=outcome, value=rate, interval=(low, high), samples=n, reason=reason,
+                    details={"hits": k})
 
 
 def _quantile(h: Hypothesis, values: list[float], base: dict[str, object]) -> Verdict:
+    """``values``: sorted latencies without NaN (see _latencies)."""
     found = quantile_interval(values, QUANTILES[h.measure], h.confidence)
     if found is None:
-        return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no requests in the window", **base)  # type: ignore[arg-type]
+        return _no_data("no requests in the window", base)
     point, low, high = found
     outcome = judge_interval(low, high, below=h.below, above=h.above)
-    return Verdict(outcome=outcome, value=point, interval=(low, high), samples=len(values),
-                   reason=_reason(outcome, f"{h.confidence:.0%} order-statistic interval"),
-                   **base)  # type: ignore[arg-type]
+    return _verdict(base, outcome=outcome, value=point, interval=(low, high), samples=len(values),
+                    reason=_reason(outcome, f"{h.confidence:.0%} order-statistic interval"))
 
 
 def _request_rate(h: Hypothesis, n: int, window: Window, base: dict[str, object]) -> Verdict:
+    if n == 0:  # no requests is no load, not a low rate: nothing says the service would have kept up
+        return _no_data("no requests in the window", base)
     seconds = window.seconds
     rate = n / seconds
-    spread = z_value(h.confidence) * max(n, 1) ** 0.5 / seconds  # Poisson approximation
+    spread = z_value(h.confidence) * n ** 0.5 / seconds  # Poisson approximation
     low, high = max(0.0, rate - spread), rate + spread
     outcome = judge_interval(low, high, below=h.below, above=h.above)
-    return Verdict(outcome=outcome, value=rate, interval=(low, high), samples=n,
-                   reason=_reason(outcome, "Poisson interval"), **base)  # type: ignore[arg-type]
+    return _verdict(base, outcome=outcome, value=rate, interval=(low, high), samples=n,
+                    reason=_reason(outcome, "Poisson interval"))
 
 
 def _reason(outcome: Outcome, interval: str) -> str:

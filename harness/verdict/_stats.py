@@ -44,7 +44,10 @@ def trials_needed(rate: float, bound: float, confidence: float = 0.95, *, limit:
 
 def quantile_interval(sorted_values: Sequence[float], q: float, confidence: float = 0.95
                       ) -> tuple[float, float, float] | None:
-    """Point estimate and distribution-free interval of the q-quantile (order statistics, binomial ranks)."""
+    """Point estimate and distribution-free interval of the q-quantile (order statistics, binomial ranks).
+
+    ``sorted_values`` must be sorted and hold no NaN (NaN does not order, so its ranks would mean nothing).
+    """
     n = len(sorted_values)
     if n == 0:
         return None

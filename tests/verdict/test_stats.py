@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy.stats import binomtest
 
 from harness.verdict import (
     Outcome,
@@ -25,6 +26,14 @@ from harness.verdict import (
 def test_wilson_interval_known_values(k: int, n: int, low: float, high: float) -> None:
     got = wilson_interval(k, n, 0.95)
     assert got == pytest.approx((low, high), abs=1e-4)
+
+
+@pytest.mark.parametrize(("k", "n", "confidence"), [(10, 100, 0.95), (0, 50, 0.95), (50, 50, 0.99), (1, 1, 0.9),
+                                                     (337, 1200, 0.8)])
+def test_wilson_interval_equals_scipys(k: int, n: int, confidence: float) -> None:
+    # kept by hand because trials_needed asks for fractional successes, which scipy's binomtest refuses
+    expected = binomtest(k, n).proportion_ci(confidence, method="wilson")
+    assert wilson_interval(k, n, confidence) == pytest.approx((expected.low, expected.high), abs=1e-12)
 
 
 def test_no_trials_is_the_whole_range() -> None:
