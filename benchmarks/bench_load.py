@@ -110,7 +110,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--users", type=int, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(state_dir=Path(tmp) / "sandbox", scrape_interval_s=1, push_delay_s=0) as sandbox:
+    with tempfile.TemporaryDirectory() as tmp, \
+            Sandbox.start(state_dir=Path(tmp) / "sandbox", scrape_interval_s=1, push_delay_s=0) as sandbox:
         folder = Path(tmp)
         gateway = sandbox.gateway_url
         generic = Load.model_validate({"profile": "generic", "users": args.users, "spawnRate": args.users,

@@ -34,7 +34,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--phase-seconds", type=int, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(state_dir=Path(tmp) / "sandbox", scrape_interval_s=1, push_delay_s=0) as sandbox:
+    with tempfile.TemporaryDirectory() as tmp, \
+            Sandbox.start(state_dir=Path(tmp) / "sandbox", scrape_interval_s=1, push_delay_s=0) as sandbox:
         experiment = Path(tmp) / "overhead.yaml"
         experiment.write_text(EXPERIMENT.format(s=args.phase_seconds))
         started = time.perf_counter()

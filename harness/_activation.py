@@ -18,7 +18,7 @@ from harness.errors import HarnessError
 from harness.experiment import Fault
 from harness.istio import GATEWAY_MESH, resolve_host
 from harness.mesh import MeshBackend
-from harness.metrics import MeshSelector, Prometheus, with_flag
+from harness.metrics import MeshSelector, Prometheus, Window, with_flag
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def fault_flags(faults: list[Fault]) -> str:
 
 
 def traffic_evidence(faults: list[Fault], namespace: str, *, prometheus: Prometheus | None, samples: Any,
-                     since: float, now: float) -> Evidence:
+                     since: float, now: float, interval_s: float) -> Evidence:
     """Requests the faults touched since ``since``: from the client record first, then Prometheus."""
     aborted = samples[(samples["t"] >= since) & (samples["outcome"] == "FI")] if len(samples) else samples
     if len(aborted):
@@ -44,9 +44,10 @@ def traffic_evidence(faults: list[Fault], namespace: str, *, prometheus: Prometh
     flags = fault_flags(faults)
     total = 0.0
     for host in sorted({resolve_host(f.host, namespace) for f in faults}):
-        query = f"sum({with_flag(MeshSelector(host), flags)})"
+        query = with_flag(MeshSelector(host), flags)
         with contextlib.suppress(HarnessError):  # a query error is "no evidence yet", retried next tick
-            total += prometheus.scalar(query, now) - prometheus.scalar(query, since)
+            # outer edges: from the last scrape before the fault; a restarted sidecar's reset is growth
+            total += prometheus.growth(query, Window(since, now), edges="outer", interval_s=interval_s).total
     if total > 0:
         return Evidence(True, f"{total:.0f} requests flagged {flags} in istio_requests_total")
     return Evidence(False, f"no request flagged {flags} for {', '.join(sorted({f.host for f in faults}))} "

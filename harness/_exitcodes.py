@@ -9,4 +9,4 @@ class ExitCode(IntEnum):
     INVALID = 2          # invalid input, or a failed preflight / backend error
     ABORTED = 3          # a guardrail stopped the experiment
     INCONCLUSIVE = 4     # nothing failed, but some verdicts are inconclusive
-    INTERRUPTED = 130    # Ctrl-C / SIGTERM; faults were reverted
+    INTERRUPTED = 130    # Ctrl-C / SIGTERM / SIGHUP; the run's error says whether everything was reverted

@@ -210,23 +210,27 @@ def run(
     sandbox_scrape_interval: Annotated[float, typer.Option(
         help="Scrape interval of a sandbox that --sandbox starts. The example suite's phases are sized for 1 s; "
              "'harness sandbox up' defaults to a cluster's 15 s.")] = 1.0,
+    notify_config: Annotated[Path | None, typer.Option(
+        "--notify-config", help="YAML file of webhooks, slack and grafana receivers told about every run (the keys "
+        "of an experiment's notify: block); a failing receiver never fails a run.")] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Run experiments: baseline, inject, fault phase, revert, recovery, verdicts, reports."""
     from harness import suite as suites
-    from harness.experiment import load_experiments
+    from harness.experiment import load_experiments, load_notify_config
 
     options = suites.TargetOptions(sandbox, state_dir, context, kubeconfig, gateway_url, prometheus_url,
                                    allow_production, tuple(allow_namespace or ()),
                                    sandbox_scrape_interval_s=sandbox_scrape_interval)
     experiments = load_experiments(paths)
+    notify = load_notify_config(notify_config) if notify_config else None
     if dry_run:
         out.print(_dry_run(paths, experiments, options), markup=False)
         return
     try:
         with suites.open_target(experiments, options, _progress) as target:
             result = suites.run_suite(paths, target, report_root=report_dir, progress=_progress, junit=junit,
-                                      inconclusive_fails=inconclusive_fails)
+                                      inconclusive_fails=inconclusive_fails, notify=notify)
     finally:
         _progress.stop()
     _print_suite(result)
@@ -295,16 +299,50 @@ def revert_command(
     kubeconfig: Kubeconfig = None,
     state_dir: StateDir = None,
 ) -> None:
-    """Restore every VirtualService changed by one run, printing what was done."""
-    from harness.mesh import marked_objects, open_backend, restore_marked
+    """Restore every object changed by one run, read each back, and print what was done."""
+    from harness.mesh import marked_objects, open_backend
 
     mesh = open_backend(backend, context=context, kubeconfig=kubeconfig, state_dir=state_dir)
     found = marked_objects(mesh, namespace, expired_only=False, run_id=run_id)
     if not found:
         out.print(f"nothing carries the marks of run {run_id}")
-    for obj in found:
-        result = restore_marked(obj, mesh, run_id)
-        out.print(f"{result.namespace}/{result.name}: {result.action} {result.detail}".rstrip(), markup=False)
+    left = _restore_each(mesh, found, label=lambda obj: f"{obj['metadata']['namespace']}/{obj['metadata']['name']}")
+    _raise_if_left(left, again=f"harness revert {run_id} {_backend_flags(backend, context, kubeconfig, state_dir)}")
+
+
+def _backend_flags(backend: str, context: str | None, kubeconfig: Path | None, state_dir: Path | None) -> str:
+    """The options that reach the same backend again, for the commands printed in hints."""
+    flags = [f"--backend {backend}"] + [f"{flag} {value}" for flag, value in (
+        ("--context", context), ("--kubeconfig", kubeconfig), ("--state-dir", state_dir)) if value]
+    return " ".join(flags)
+
+
+def _restore_each(mesh: Any, objects: list[Any], *, label: Callable[[Any], str]) -> list[str]:
+    """Restore every object (one failing does not stop the others); "restored" only when its read-back matched.
+
+    Returns what is not back, one line per object.
+    """
+    from harness.errors import BackendError
+    from harness.mesh import restore_marked, run_id_of
+
+    left = []
+    for obj in objects:
+        try:
+            result = restore_marked(obj, mesh, run_id_of(obj))
+        except BackendError as exc:
+            left.append(f"{label(obj)}: {exc.message}")
+            out.print(f"{label(obj)}: FAILED: {exc.message}", markup=False)
+            continue
+        if not result.is_done:
+            left.append(f"{label(obj)}: {result.leftover}")
+        out.print(f"{label(obj)}: {result.action} {result.leftover or result.detail}".rstrip(), markup=False)
+    return left
+
+
+def _raise_if_left(left: list[str], *, again: str) -> None:
+    if left:
+        raise HarnessError(f"{len(left)} object(s) are not back as they were: {'; '.join(left)}",
+                           hint=f"once the cause is fixed, run again: {again}")
 
 
 class _LiveProgress:
@@ -395,6 +433,35 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Experiment files 
         out.print(f"ok  {loaded.path}: {loaded.experiment.metadata.name}", markup=False)
 
 
+@app.command("lint")
+@handles_errors
+def lint_command(
+    paths: Annotated[list[Path], typer.Argument(help="Experiment files or folders.")],
+    as_json: JsonFlag = False,
+    sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write the findings as a SARIF 2.1.0 log "
+                                               "(code annotations in CI).")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="sandbox or kubernetes (default: each "
+                                                "experiment's target.backend).")] = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Find what makes experiments fail before they run: Istio/Envoy semantics checked against the experiment, its
+    policies and the live mesh (the sandbox's demo mesh when none runs). Each finding has a code (HL101...; the
+    README's "harness lint" section lists them), a severity, file:line, the object involved, why and a fix.
+    Exit 1 on any error finding, 2 on invalid input."""
+    from harness.lint import MeshOptions, lint_paths, render_json, render_sarif, render_text
+
+    report = lint_paths(paths, MeshOptions(backend, context, kubeconfig, state_dir))
+    if sarif is not None:
+        sarif.write_text(json.dumps(render_sarif(report), indent=2) + "\n")
+    if as_json:
+        print(render_json(report))
+    else:
+        out.print(render_text(report), markup=False)
+    raise typer.Exit(int(report.exit_code))
+
+
 @app.command("schema")
 def schema() -> None:
     """Print the experiment JSON Schema (for editors: yaml-language-server)."""
@@ -418,7 +485,7 @@ def cleanup(
     state_dir: StateDir = None,
 ) -> None:
     """Restore what killed runs left behind: objects whose chaos marks expired (or --run ID, --all)."""
-    from harness.mesh import describe_mark, open_backend, plan_cleanup, release_lease, restore_marked, stale_leases
+    from harness.mesh import describe_mark, open_backend, plan_cleanup
 
     if everything and run_id:
         raise HarnessError("--all and --run exclude each other", hint="pick one")
@@ -431,17 +498,22 @@ def cleanup(
                   "(--run ID or --all to include it)", markup=False)
     if not plan.restore:
         out.print("nothing to clean up")
-    for obj in plan.restore:
-        meta = obj["metadata"]
-        if dry_run:
-            out.print(f"would restore {obj['kind']} {meta['namespace']}/{meta['name']} ({describe_mark(obj)})",
-                      markup=False)
-            continue
-        result = restore_marked(obj, mesh)
-        out.print(f"{obj['kind']} {meta['namespace']}/{meta['name']} ({describe_mark(obj)}): {result.action} "
-                  f"{result.detail}".rstrip(), markup=False)
+    def label(obj: Any) -> str:
+        return f"{obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']} ({describe_mark(obj)})"
+
+    for obj in plan.restore if dry_run else []:
+        out.print(f"would restore {label(obj)}", markup=False)
+    left = [] if dry_run else _restore_each(mesh, plan.restore, label=label)
     _cleanup_load(mesh, namespace, run_id=run_id, everything=everything, dry_run=dry_run)
-    # a dead run's lock: taken over, so the target is free again
+    _release_leases(mesh, namespace, run_id=run_id, everything=everything, dry_run=dry_run)
+    scope = f" --run {run_id}" if run_id else (" --all" if everything else "")
+    _raise_if_left(left, again=f"harness cleanup{scope} {_backend_flags(backend, context, kubeconfig, state_dir)}")
+
+
+def _release_leases(mesh: Any, namespace: str | None, *, run_id: str | None, everything: bool, dry_run: bool) -> None:
+    """A dead run's lock: taken over, so the target is free again (a run the user named: even if live)."""
+    from harness.mesh import release_lease, stale_leases
+
     for lease in stale_leases(mesh, namespace, run_id=run_id, everything=everything):
         meta = lease["metadata"]
         holder = (lease.get("spec") or {}).get("holderIdentity")

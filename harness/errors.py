@@ -19,7 +19,8 @@
     ├── MetricsError
     │   ├── QueryError
     │   └── NoDataError
-    └── ReportError
+    ├── ReportError
+    └── NotifyError                a notification receiver failed: noted in the run, never fails it
 
 Every error carries a one-line message and, where it helps, a ``hint`` that tells the user what
 to do next. The CLI prints both and never a traceback.
@@ -157,3 +158,7 @@ class NoDataError(MetricsError):
 
 class ReportError(HarnessError):
     """A report could not be written or read."""
+
+
+class NotifyError(HarnessError):
+    """A webhook, Slack or Grafana receiver did not take a notification; the run notes it and goes on."""

@@ -14,15 +14,27 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness._activation import likely_causes, traffic_evidence
-from harness.errors import BackendError, HarnessError
-from harness.experiment import ENVOY_COUNTERS, Experiment, Failure, Hypothesis, LoadedExperiment
-from harness.istio import load_istio, resolve_host
-from harness.load import LoadPlan, LoadRun, check_gateway, resolve_locustfile
+from harness._changes import ChangeLedger
+from harness.errors import HarnessError, MetricsError
+from harness.experiment import ENVOY_COUNTERS, Experiment, Failure, Hypothesis, LoadedExperiment, Notify
+from harness.experiment._windows import MIN_SCRAPES
+from harness.experiment._windows import too_short as hypothesis_too_short
+from harness.istio import load_istio, parse_duration_s, resolve_host
+from harness.load import (
+    LoadHealth,
+    LoadPlan,
+    LoadRun,
+    check_gateway,
+    check_load_health,
+    cohorts_used,
+    progress_line,
+    resolve_locustfile,
+)
 from harness.mesh import (
     AppliedFault,
     MeshBackend,
@@ -32,14 +44,16 @@ from harness.mesh import (
     find_virtual_service,
     inject,
     is_active,
-    restore,
     run_permissions,
     sync_state,
     wait_synced,
 )
 from harness.metrics import MeshSelector, Prometheus, Window, envoy_cluster_stat, requests
-from harness.report import Change, RunResult, report_dir, write_reports
+from harness.metrics._prometheus import REQUESTS
+from harness.notify import RunInfo, open_notifier
+from harness.report import RunResult, RunStatus, report_dir, write_reports
 from harness.verdict import Outcome, Timeline, Verdict, evaluate
+from harness.verdict._mesh import EXPORT_LAG_S
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -48,6 +62,7 @@ GUARDRAIL_EVERY_S = 5.0
 PROGRESS_EVERY_S = 5.0
 EVIDENCE_MIN_S = 15.0
 EVIDENCE_EVERY_S = 2.0
+DEFAULT_SCRAPE_INTERVAL_S = 15.0  # Prometheus's own default, and what most clusters use
 LEASE_RENEW_EVERY_S = 15.0  # a third of the Lease's 60 s, as leader election renews well before expiry
 
 
@@ -82,7 +97,7 @@ class Target:
     gateway_url: str
     prometheus: Prometheus | None
     host_header: str | None = None
-    scrape_interval_s: float = 1.0
+    scrape_interval_s: float | None = None  # None: read from Prometheus's targets at preflight
     owner: str = "harness"
     revert_options: str = ""  # how `harness revert` reaches this backend, for error hints
     behaviour: BehaviourControl | None = None
@@ -93,6 +108,7 @@ class Target:
 class RunOptions:
     report_root: Path
     progress: Progress = lambda _: None  # noqa: E731
+    notify: Notify | None = None  # a suite's receivers: told about every run, besides the experiment's own
 
 
 def new_run_id() -> str:
@@ -148,6 +164,8 @@ class Preflight:
     locustfile: Path
     policies: list[dict[str, Any]]
     lock_targets: list[str]
+    scrape_interval_s: float = DEFAULT_SCRAPE_INTERVAL_S
+    too_short: dict[str, str] = field(default_factory=dict)  # hypothesis name -> why its window cannot be judged
 
 
 def preflight(loaded: LoadedExperiment, target: Target) -> Preflight:
@@ -169,7 +187,28 @@ def preflight(loaded: LoadedExperiment, target: Target) -> Preflight:
         live = find_virtual_service(target.backend, fault, exp.target.namespace)  # none or several: stops here
         targets.append(live["metadata"]["name"] if live else fault.host.split(".")[0])
     targets += [p["metadata"]["name"] for p in policies if p["kind"] == "VirtualService"]
-    return Preflight(locustfile, policies, targets)
+    interval = scrape_interval(exp, target)
+    too_short = {h.name: why for h in exp.hypotheses if (why := hypothesis_too_short(h, exp.phases, interval))}
+    if exp.hypotheses and len(too_short) == len(exp.hypotheses):
+        raise HarnessError(f"{exp.metadata.name}: no hypothesis can be judged at Prometheus's {interval:g} s scrape "
+                           f"interval ({'; '.join(too_short.values())}); nothing was injected",
+                           hint=f"lengthen the phases to at least {MIN_SCRAPES} scrape intervals, or judge from "
+                                "source: client")
+    return Preflight(locustfile, policies, targets, interval, too_short)
+
+
+def scrape_interval(exp: Experiment, target: Target) -> float:
+    """The interval verdicts are built on: Prometheus's own targets first, then what the user stated."""
+    if target.prometheus is not None:
+        names = [REQUESTS] + [f"envoy_cluster_{ENVOY_COUNTERS[h.measure]}" for h in exp.hypotheses
+                              if h.source == "mesh" and h.measure in ENVOY_COUNTERS]
+        with contextlib.suppress(MetricsError):  # an old Prometheus without the targets API: fall back
+            found = target.prometheus.scrape_interval_s(names, time.time())
+            if found:
+                return found
+    if exp.target.scrape_interval:
+        return parse_duration_s(exp.target.scrape_interval)
+    return target.scrape_interval_s or DEFAULT_SCRAPE_INTERVAL_S
 
 
 class _Run:
@@ -188,48 +227,47 @@ class _Run:
         self.reverted = False
         self.fault_started: float | None = None
         self.fault_ended: float | None = None
-        self.policies: list[AppliedFault] = []
-        self.fault_changes: list[Change] = []
+        finish = f"harness cleanup --run {self.run_id} {target.revert_options}".strip()
+        self.changes = ChangeLedger(target.backend, self.run_id, finish_command=finish, notes=self.result.notes)
         self.behaviour_before: object | None = None
         self.lock: RunLock | None = None
         self.evidence: str | None = None        # what showed the fault in requests
         self.never_observed: str | None = None  # why no request showed it, with the likely causes
         self._last_evidence_check = 0.0
+        self._workers_lost_said = 0  # Locust workers lost so far, as last told to the user
+        self.scrape_interval_s = target.scrape_interval_s or DEFAULT_SCRAPE_INTERVAL_S  # preflight reads the real one
+        self.too_short: dict[str, str] = {}  # hypotheses whose windows the scrape interval cannot fill
         self._last_renewal = time.monotonic()
+        self.sending_since: float | None = None  # every user running: the progress line's rates start here
+        self.notifier = open_notifier(self.exp.notify.joined(options.notify),
+                                      RunInfo.of(self.exp, self.run_id, report_dir(options.report_root, self.result)))
 
     # -- phases ---------------------------------------------------------------------------------
 
     def start_load(self, locustfile: Path, folder: Path) -> None:
         phases = self.exp.phases
-        total = sum(phases.seconds(p) for p in ("baseline", "fault", "recovery")) + 30  # bounded in time
+        spawning = self.exp.load.users / self.exp.load.spawn_rate
+        total = sum(phases.seconds(p) for p in ("baseline", "fault", "recovery")) + spawning + 30  # bounded in time
         plan = LoadPlan(self.target.gateway_url, self.target.host_header or self.exp.target.host, self.run_id,
                         self.exp.load, locustfile, total, folder / "samples.csv", folder / "locust.log")
         self.load = LoadRun(plan)  # assigned before starting, so a failed start is still stopped
         self.load.start()
+        waited = self.load.wait_until_sending()  # the baseline measures the full load, not Locust starting up
+        self.sending_since = time.time()
+        self.say(f"load running: {self.exp.load.users} users after {waited:.1f} s")
 
     def apply_policies(self, objects: list[dict[str, Any]]) -> None:
         """The mesh policies under test, in place before the baseline and restored after the recovery."""
         ttl = sum(self.exp.phases.seconds(p) for p in ("baseline", "fault", "recovery")) + 600
         for obj in objects:
             applied = apply_policy(self.target.backend, obj, run_id=self.run_id, owner=self.target.owner, ttl_s=ttl)
-            self.policies.append(applied)
-            self.result.changes.append(Change(applied.namespace, applied.name, applied.created, applied.before,
-                                              applied.after, kind=applied.kind))
+            self.result.changes.append(self.changes.policy_applied(applied))
         if objects:
             self.say(f"applied {len(objects)} policy object(s) under test")
 
     def restore_policies(self) -> None:
-        with signals_deferred():
-            self._restore_policies()
-
-    def _restore_policies(self) -> None:
-        changes = {(c.kind, c.namespace, c.name): c for c in self.result.changes}
-        for applied in reversed(self.policies):
-            outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id, kind=applied.kind)
-            changes[(applied.kind, applied.namespace, applied.name)].restore = outcome.action
-            if outcome.conflict:
-                self.result.notes.append(f"{applied.kind} {applied.namespace}/{applied.name}: {outcome.detail}")
-        self.policies = []
+        with signals_deferred():  # a second Ctrl-C waits until every policy object is back
+            self.changes.restore_policies()
 
     def baseline(self) -> None:
         self._phase("baseline", self.exp.phases.seconds("baseline"))
@@ -260,10 +298,8 @@ class _Run:
         for fault in self.exp.faults:
             applied = inject(self.target.backend, fault, namespace=self.exp.target.namespace, run_id=self.run_id,
                              owner=self.target.owner, ttl_s=ttl)
-            change = Change(applied.namespace, applied.name, applied.created, applied.before, applied.after)
             self.applied.append(applied)
-            self.fault_changes.append(change)
-            self.result.changes.append(change)
+            self.result.changes.append(self.changes.fault_injected(applied))
         if self.exp.failures:
             assert self.target.behaviour is not None
             self.behaviour_before = self.target.behaviour.snapshot()
@@ -272,15 +308,12 @@ class _Run:
         self._confirm_active(started)
 
     def _confirm_active(self, started: float) -> None:
-        if not self.applied:  # only real failures: in effect once the behaviour call returned
-            self.fault_started = time.time()
-            self.result.activation_latency_s = self.fault_started - started
-            return
-        for applied in self.applied:
+        for applied in self.applied:  # real failures alone are in effect once the behaviour call returned
             self._wait_in_data_plane(applied, what="fault")
         now = time.time()
         self.result.activation_latency_s = now - started
         self.fault_started = now
+        self.notifier.fault_started(now, self.result.activation_latency_s)
         self.say(f"fault active after {self.result.activation_latency_s * 1000:.0f} ms (run {self.run_id})")
 
     def _wait_in_data_plane(self, applied: AppliedFault, *, what: str) -> None:
@@ -323,7 +356,7 @@ class _Run:
 
     def _evidence_deadline_s(self) -> float:
         """How long after activation requests must show the fault: three scrapes and the exporter's lag."""
-        return max(EVIDENCE_MIN_S, 3 * self.target.scrape_interval_s + 5)
+        return max(EVIDENCE_MIN_S, 3 * self.scrape_interval_s + 5)
 
     def _fault_never_observed(self, *, final: bool = False) -> bool:
         """Look for traffic evidence; past the deadline (or at the end) without any, revert early: nothing to judge."""
@@ -335,7 +368,7 @@ class _Run:
         self._last_evidence_check = now
         found = traffic_evidence([a.fault for a in self.applied if a.fault is not None], self.exp.target.namespace,
                                  prometheus=self.target.prometheus, samples=self.samples(),
-                                 since=self.fault_started, now=now)
+                                 since=self.fault_started, now=now, interval_s=self.scrape_interval_s)
         if found.seen:
             self.evidence = found.detail
             self.say(f"fault seen in the data plane: {found.detail}")
@@ -358,28 +391,7 @@ class _Run:
             return
         if self.behaviour_before is not None and self.target.behaviour is not None:
             self.target.behaviour.restore(self.behaviour_before)
-        failed = []
-        written = []
-        for applied, change in zip(reversed(self.applied), reversed(self.fault_changes), strict=True):
-            try:
-                outcome = restore(self.target.backend, applied.namespace, applied.name, applied.run_id,
-                                  fault_only=True)
-            except BackendError as exc:
-                change.restore = f"FAILED: {exc.message}"
-                failed.append(applied)
-                continue
-            change.restore = outcome.action
-            if outcome.written is not None:
-                written.append(AppliedFault(applied.namespace, applied.name, applied.run_id, False, None,
-                                            outcome.written, applied.kind))
-            if outcome.conflict:
-                self.result.notes.append(f"{applied.namespace}/{applied.name}: {outcome.detail}")
-        if failed:
-            namespaces = sorted({a.namespace for a in failed})
-            command = f"harness revert {self.run_id} {self.target.revert_options}".strip()
-            raise HarnessError(f"could not restore {', '.join(f'{a.namespace}/{a.name}' for a in failed)} "
-                               f"(namespace {', '.join(namespaces)}); the fault is still in place",
-                               hint=f"finish it with: {command}")
+        written = self.changes.take_faults_out()  # raises, naming what is left, unless every fault is out (read back)
         self.reverted = True
         for restored in written:  # the fault ends when the proxies have the original back, not at the write
             try:
@@ -390,8 +402,32 @@ class _Run:
         if self.fault_started is not None:
             self.result.fault_active = (self.fault_started, self.fault_ended)
             self.result.phases["fault"] = (self.fault_started, self.fault_ended)
+            self.notifier.fault_ended(self.fault_started, self.fault_ended)
         if self.applied or self.behaviour_before is not None:
             self.say("fault reverted")
+
+    def account_for_changes(self, namespaces: set[str]) -> None:
+        """The run's last word on the cluster, read back from the API: "reverted" only when nothing of it is left."""
+        clean, word = self.changes.closing_word(namespaces)
+        if clean and self.result.status in (RunStatus.COMPLETED, RunStatus.ABORTED):  # ended as planned: nothing to add
+            return
+        if not clean:
+            self.say(word)
+            if self.result.status != RunStatus.INTERRUPTED:  # an interrupted suite must still stop: it stays
+                self.result.status = RunStatus.ERROR
+        error = self.result.error
+        separator = "\n" if error and "\n" in error else "; "  # a multi-line error gets its own line for this
+        self.result.error = word if not error else error + separator + word
+
+    def close_notifications(self) -> None:
+        """Tell the receivers how the run ended and note what did not reach them; waits at most a few seconds."""
+        self.notifier.run_finished(self.result)
+        try:
+            with signals_deferred():  # the wait is short, and the reports are still to be written
+                self.result.notes += self.notifier.close()
+        except Interrupted:  # the user meant to stop the suite: this run's record stays, the next one does not start
+            self.result.status = RunStatus.INTERRUPTED
+            self.result.error = self.result.error or "interrupted by Ctrl-C, SIGTERM or SIGHUP while notifying"
 
     def recover(self) -> None:
         self._phase("recovery", self.exp.phases.seconds("recovery"))
@@ -401,21 +437,51 @@ class _Run:
             self.load.stop()
 
     def judge(self) -> None:
-        settle = 2 * self.target.scrape_interval_s + 0.5
-        wait = self.result.phases.get("recovery", (0, time.time()))[1] + settle - time.time()
-        if wait > 0 and self.target.prometheus is not None and any(h.source == "mesh" for h in self.exp.hypotheses):
-            time.sleep(wait)  # the last scrape must cover the end of the recovery window
+        wait = self._scrapes_needed_at() - time.time()
+        if wait > 0 and self.target.prometheus is not None:
+            self.say(f"waiting {wait:.0f}s for Prometheus's scrapes after the judged windows")
+            time.sleep(wait)
         timeline = self._timeline()
         samples = self.samples()
-        self.result.load_summary = summarise(samples, self.result.phases)
+        health = self._load_health(samples)
+        self.result.load_summary = {**summarise(samples, self.result.phases), "load": health.summary()}
+        self.result.notes += [f"load did not hold: {reason}" for reason in health.reasons]
+        self.say(health.line())
         if self.never_observed is None and self.evidence is None and self.applied:
             self._fault_never_observed(final=True)  # the last scrapes are in by now
         if self.never_observed is not None:  # nothing was tested: no verdict may say otherwise
             self.result.verdicts = [unobserved(h, self.never_observed) for h in self.exp.hypotheses]
             return
+        if not health.held:  # the run tested less than the experiment says: neither PASS nor FAIL is earned
+            reason = "load did not hold: " + "; ".join(health.reasons)
+            self.result.verdicts = [unobserved(h, reason) for h in self.exp.hypotheses]
+            return
         self.result.verdicts = [self._evaluate(h, samples, timeline) for h in self.exp.hypotheses]
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _scrapes_needed_at(self) -> float:
+        """When Prometheus holds every scrape the mesh verdicts count on.
+
+        Requests are counted up to the last scrape inside a window, which exists once the window
+        ends and the exporter's lag has passed; event counters up to the first scrape after it.
+        Hypotheses too short to judge need nothing, and a run without mesh hypotheses waits for nothing.
+        """
+        ends = {"baseline": self.result.phases.get("baseline", (0.0, 0.0))[1], "fault": self.fault_ended or 0.0,
+                "recovery": self.result.phases.get("recovery", (0.0, time.time()))[1]}
+        needed = 0.0
+        for h in self.exp.hypotheses:
+            if h.source != "mesh" or h.name in self.too_short:
+                continue
+            after = self.scrape_interval_s + 1.0 if h.measure in ENVOY_COUNTERS else EXPORT_LAG_S + 0.5
+            needed = max(needed, ends[h.phase] + after)
+        if self.applied and self.evidence is None:  # the final look for FI/DI flags needs the last scrape too
+            needed = max(needed, ends["fault"] + self.scrape_interval_s + 1.0)
+        return needed
+
+    def _load_health(self, samples: Any) -> LoadHealth:
+        return check_load_health(samples, self.result.phases, self.exp.load,
+                                 status=self.load.status() if self.load else None, used=cohorts_used(self.exp.hypotheses))
 
     def samples(self):  # type: ignore[no-untyped-def]
         import pandas as pd
@@ -432,7 +498,7 @@ class _Run:
         if active is None and self.fault_started is not None:
             active = (self.fault_started, fault_end or time.time())
         return Timeline(phases, Window(*active) if active else None, self.result.fault_lost_at,
-                        self.target.scrape_interval_s)
+                        self.scrape_interval_s)
 
     def _guardrail_breached(self) -> bool:
         timeline = self._timeline(fault_end=time.time())
@@ -441,7 +507,7 @@ class _Run:
         breached = [v for v in verdicts if v.outcome is Outcome.FAIL]
         if breached:
             self.result.guardrails = verdicts
-            self.result.status = "aborted"
+            self.result.status = RunStatus.ABORTED
             self.result.notes.append("guardrail breached: " + "; ".join(v.name for v in breached))
             self.say(f"GUARDRAIL BREACHED ({', '.join(v.name for v in breached)}): reverting early")
         return bool(breached)
@@ -454,8 +520,8 @@ class _Run:
         self.result.phases[name] = (start, time.time())
 
     def _tick(self, phase: str, end: float) -> None:
-        if self.load is not None and not self.load.is_alive():
-            raise HarnessError(f"the load generator stopped unexpectedly:\n{self.load.output_tail()}")
+        if self.load is not None:
+            self._watch_load()
         time.sleep(min(TICK_S, max(0.0, end - time.monotonic())))
         now = time.monotonic()
         if self.lock is not None and now - self._last_renewal >= LEASE_RENEW_EVERY_S:
@@ -465,18 +531,28 @@ class _Run:
             self._last_progress = now
             self.say(self._progress_line(phase, end - now))
 
+    def _watch_load(self) -> None:
+        """Lost Locust workers are judged at the end (load health); only the master dying alone stops the run."""
+        assert self.load is not None
+        status = self.load.status()
+        lost = sum(loss.lost for loss in status.losses()) if status else 0
+        if status is not None and lost > self._workers_lost_said:
+            self._workers_lost_said = lost
+            self.say(f"LOAD: {lost} of {status.expected_workers} Locust workers lost; the run goes on and its verdicts "
+                     "will be INCONCLUSIVE (load did not hold)")
+        if not lost and not self.load.is_alive():  # a master quits by itself when its last worker quit
+            raise HarnessError(f"the load generator stopped unexpectedly:\n{self.load.output_tail()}")
+
     def _progress_line(self, phase: str, left_s: float) -> str:
-        samples = self.samples()
-        recent = samples[samples["t"] >= time.time() - PROGRESS_EVERY_S] if len(samples) else samples
-        rate = len(recent) / PROGRESS_EVERY_S
-        errors = (recent["outcome"] != "ok").mean() * 100 if len(recent) else 0.0
         injected = bool(self.applied) or self.behaviour_before is not None
-        active = "yes" if injected and not self.reverted and self.result.fault_lost_at is None else "no"
-        return f"{phase:9} {max(0.0, left_s):5.0f}s left  {rate:7.1f} req/s  errors {errors:5.1f}%  fault active: {active}"
+        return progress_line(self.samples(), now=time.time(), load=self.exp.load,
+                             status=self.load.status() if self.load else None, phase=phase, left_s=left_s,
+                             fault_active=injected and not self.reverted and self.result.fault_lost_at is None,
+                             since=self.sending_since)
 
 
 def unobserved(h: Hypothesis, reason: str) -> Verdict:
-    """The verdict of a hypothesis whose fault no request ever met."""
+    """The INCONCLUSIVE verdict of a hypothesis nothing tested (its fault met no request, or the load did not hold)."""
     return Verdict(h.name, Outcome.INCONCLUSIVE, reason, measure=h.measure, source=h.source, phase=h.phase,
                    cohort=h.cohort)
 
@@ -502,9 +578,17 @@ def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions
     """Run every phase; faults are reverted whatever happens. Returns the result and its report folder."""
     checked = preflight(loaded, target)
     run = _Run(loaded, target, options)
+    run.scrape_interval_s, run.too_short = checked.scrape_interval_s, checked.too_short
     folder = report_dir(options.report_root, run.result)
     folder.mkdir(parents=True, exist_ok=True)
     options.progress(f"running {run.result.name} (run {run.run_id}); report: {folder}")
+    run.notifier.run_started()
+    if any(h.source == "mesh" for h in run.exp.hypotheses):
+        options.progress(f"Prometheus scrapes every {checked.scrape_interval_s:g} s: mesh windows are counted "
+                         "between scrapes")
+    for name, why in checked.too_short.items():
+        run.result.notes.append(f"{name}: {why}")
+        options.progress(f"WARNING {name}: {why}; it will be INCONCLUSIVE")
     try:
         with signals_interrupt(), contextlib.ExitStack() as stack:
             run.lock = RunLock(target.backend, run.exp.target.namespace, checked.lock_targets, run_id=run.run_id,
@@ -525,15 +609,19 @@ def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions
             run.stop_load()
             run.restore_policies()
         run.judge()
-        if run.result.status == "running":
-            run.result.status = "completed"
+        run.notifier.verdicts(run.result.verdicts)
+        if run.result.status == RunStatus.RUNNING:
+            run.result.status = RunStatus.COMPLETED
     except Interrupted:
-        run.result.status, run.result.error = "interrupted", "interrupted by Ctrl-C or SIGTERM; faults were reverted"
+        run.result.status, run.result.error = RunStatus.INTERRUPTED, "interrupted by Ctrl-C, SIGTERM or SIGHUP"
     except KeyboardInterrupt:
-        run.result.status, run.result.error = "interrupted", "interrupted by Ctrl-C; faults were reverted"
+        run.result.status, run.result.error = RunStatus.INTERRUPTED, "interrupted by Ctrl-C"
     except HarnessError as exc:
-        run.result.status, run.result.error = "error", str(exc)
+        run.result.status, run.result.error = RunStatus.ERROR, str(exc)
     finally:
+        run.account_for_changes({run.exp.target.namespace} | {p["metadata"].get("namespace", "default")
+                                                              for p in checked.policies})
         run.result.ended_at = time.time()
+        run.close_notifications()
         write_reports(run.result, run.samples(), folder)
     return run.result, folder

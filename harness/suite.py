@@ -12,12 +12,12 @@ from typing import Any
 
 from harness._exitcodes import ExitCode
 from harness.errors import HarnessError
-from harness.experiment import Failure, LoadedExperiment, load_experiments
+from harness.experiment import Failure, LoadedExperiment, Notify, load_experiments
 from harness.istio import load_istio
 from harness.istio._merge import merge_fault, new_virtual_service_spec
 from harness.mesh import KubernetesBackend, MemoryBackend, find_virtual_service
 from harness.metrics import MeshSelector, requests, server_errors, with_flag
-from harness.report import RunResult, write_junit
+from harness.report import RunResult, RunStatus, write_junit
 from harness.report._write import spec_diff
 from harness.runner import Progress, RunOptions, Target, run_experiment
 from harness.verdict import Outcome
@@ -36,11 +36,11 @@ class SuiteResult:
     def exit_code(self, *, inconclusive_fails: bool = False) -> ExitCode:
         statuses = {r.status for r, _ in self.runs}
         outcomes = {r.outcome for r, _ in self.runs}
-        if "interrupted" in statuses:
+        if RunStatus.INTERRUPTED in statuses:
             return ExitCode.INTERRUPTED
-        if "error" in statuses:
+        if RunStatus.ERROR in statuses:
             return ExitCode.INVALID
-        if "aborted" in statuses:
+        if RunStatus.ABORTED in statuses:
             return ExitCode.ABORTED
         if Outcome.FAIL in outcomes:
             return ExitCode.FAILED
@@ -145,15 +145,17 @@ def _kubernetes_target(experiments: Sequence[LoadedExperiment], options: TargetO
     for loaded in experiments:  # the effective context: given, or the kubeconfig's current one
         check_target(loaded.experiment.target.namespace, backend.context,
                      allowed=list(options.allowed_namespaces) or None, allow_production=options.allow_production)
-    revert = "--backend kubernetes" + (f" --context {backend.context}" if backend.context != "in-cluster" else "")
+    revert = ("--backend kubernetes" + (f" --context {backend.context}" if backend.context != "in-cluster" else "")
+              + (f" --kubeconfig {options.kubeconfig}" if options.kubeconfig else ""))  # the hint must reach this cluster
     return Target(backend, gateway, Prometheus(prometheus), host_header=first.host, revert_options=revert)
 
 
 def run_suite(paths: Sequence[Path], target: Target, *, report_root: Path, progress: Progress,
-              junit: Path | None = None, inconclusive_fails: bool = False) -> SuiteResult:
+              junit: Path | None = None, inconclusive_fails: bool = False, notify: Notify | None = None) -> SuiteResult:
+    """Run each experiment in turn; ``notify``: receivers told about every run, besides each experiment's own."""
     experiments = load_experiments(paths)
     suite = SuiteResult()
-    options = RunOptions(report_root, progress)
+    options = RunOptions(report_root, progress, notify)
     for index, loaded in enumerate(experiments):
         if index:
             settle = loaded.experiment.phases.seconds("settle")
@@ -161,7 +163,7 @@ def run_suite(paths: Sequence[Path], target: Target, *, report_root: Path, progr
             time.sleep(settle)
         result, folder = run_experiment(loaded, target, options)
         suite.runs.append((result, folder))
-        if result.status == "interrupted":
+        if result.status == RunStatus.INTERRUPTED:
             break
     if junit is not None:
         write_junit([r for r, _ in suite.runs], junit, inconclusive_fails=inconclusive_fails)

@@ -140,3 +140,31 @@ def sandbox_target(sandbox: Any) -> Any:
     backend = KubernetesBackend(context=sandbox.harness_context, config_file=str(sandbox.kubeconfig_path))
     return Target(backend, sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
                   scrape_interval_s=sandbox.scrape_interval_s, behaviour=SandboxBehaviour(sandbox))
+
+
+@pytest.fixture
+def shop_api(cluster: Any) -> Iterator[Any]:
+    """The module's API server holding the demo shop's Istio objects (the sandbox's mesh), emptied afterwards."""
+    from harness.istio import load_istio
+    from harness.sandbox import DEFAULT_MESH
+
+    for obj in load_istio([DEFAULT_MESH]).resources:
+        cluster.put(obj.raw)
+    yield cluster
+    cluster.fail_next(0)
+    for plural in ("virtualservices", "destinationrules", "gateways", "leases"):
+        for obj in cluster.list(plural, "shop"):
+            cluster.admin.delete(obj["kind"], "shop", obj["metadata"]["name"])
+
+
+@pytest.fixture
+def gateway_stub() -> Iterator[str]:
+    """Something answering HTTP (501 to everything) where preflight looks for the ingress gateway."""
+    import http.server
+    import threading
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from harness.cli import app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-COMMANDS = [["run"], ["inject"], ["revert"], ["report"], ["history"], ["validate"], ["schema"], ["cleanup"],
+COMMANDS = [["run"], ["inject"], ["revert"], ["report"], ["history"], ["validate"], ["lint"], ["schema"], ["cleanup"],
             ["sandbox", "up"], ["sandbox", "status"],
             ["sandbox", "down"], ["sandbox", "apply"], ["sandbox", "behave"], ["sandbox", "kubeconfig"],
             ["sandbox", "restart"]]

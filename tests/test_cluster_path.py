@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.conftest import Client, envoy_stats, needs_prometheus
 
@@ -122,29 +121,80 @@ def test_preflight_names_a_missing_permission_and_changes_nothing(demo: Any, tmp
     assert istio_specs(sandbox) == before
 
 
+RETRIES_EXAMPLE = ROOT / "experiments" / "sandbox" / "04-retries-mask-flaky-replica.yaml"
+
+
 @pytest.mark.slow
-def test_in_cluster_credentials_run_an_experiment(demo: Any, tmp_path: Path) -> None:
-    """As the game-day CronJob runs: no kubeconfig, the pod's ServiceAccount token and CA, KUBERNETES_SERVICE_*."""
-    sandbox = demo
-    config = yaml.safe_load(sandbox.kubeconfig_path.read_text())
-    token = next(u["user"]["token"] for u in config["users"] if u["name"] == sandbox.harness_context)
-    server = config["clusters"][0]["cluster"]
-    account = tmp_path / "serviceaccount"
-    account.mkdir()
-    (account / "token").write_text(token)
-    (account / "ca.crt").write_text(Path(server["certificate-authority"]).read_text())
-    (account / "namespace").write_text("shop")
-    experiment = yaml.safe_load((ROOT / "experiments/sandbox/01-run-scoped-abort.yaml").read_text())
-    experiment["target"] = {"namespace": "shop", "backend": "kubernetes", "gatewayUrl": sandbox.gateway_url,
-                            "prometheusUrl": sandbox.prometheus_url}
-    experiment["phases"] = {"baseline": "6s", "fault": "10s", "recovery": "6s"}
-    path = tmp_path / "in-cluster.yaml"
-    path.write_text(yaml.safe_dump(experiment))
-    host, port = server["server"].removeprefix("https://").rsplit(":", 1)
-    env = {"KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port,
-           "HARNESS_SERVICEACCOUNT_DIR": str(account), "KUBECONFIG": ""}  # in a pod there is no kubeconfig
-    run = harness("run", str(path), "--report-dir", str(tmp_path / "reports"), env=env)
-    assert run.returncode == 0, run.stdout + run.stderr
-    journal = json.loads(next((tmp_path / "reports").glob("*/journal.json")).read_text())
-    assert [v["outcome"] for v in journal["verdicts"]] == ["PASS", "PASS", "PASS"]
-    assert istio_specs(sandbox)["VirtualService/productcatalog"][1] in (None, {})  # no marks left
+def test_at_15_s_scrapes_a_long_enough_fault_gives_the_1_s_verdict_and_a_short_one_is_refused(
+        slow_push_sandbox: Any, tmp_path: Path) -> None:
+    from harness.errors import HarnessError
+    from harness.suite import run_suite, sandbox_target
+
+    before = istio_specs(slow_push_sandbox)
+    text = RETRIES_EXAMPLE.read_text()
+    # the example's 15 s fault phase with only its mesh hypothesis: nothing could be judged, so nothing is broken
+    mesh_only = tmp_path / "short" / "retries.yaml"
+    mesh_only.parent.mkdir()
+    mesh_only.write_text(text.split("  - name: shoppers see no errors")[0] + "  - name: the frontend's sidecar retried"
+                         + text.split("  - name: the frontend's sidecar retried")[1])
+    longer = tmp_path / "long" / "retries.yaml"
+    longer.parent.mkdir()
+    longer.write_text(text.replace("phases: {baseline: 8s, fault: 15s, recovery: 8s}",
+                                   "phases: {baseline: 4s, fault: 64s, recovery: 3s}"))
+    lines: list[str] = []
+    with sandbox_target(slow_push_sandbox.state_dir, start=False, progress=lines.append) as target:
+        assert target.scrape_interval_s == 15
+        with pytest.raises(HarnessError) as refused:  # a preflight error, as a misspelt host is (exit 2)
+            run_suite([mesh_only], target, report_root=tmp_path / "r", progress=lines.append)
+        assert refused.value.message.endswith(
+            "no hypothesis can be judged at Prometheus's 15 s scrape interval (phase too short: fault: 15s gives 1 "
+            "scrape at 15 s; at least 60s needed); nothing was injected")
+        assert istio_specs(slow_push_sandbox) == before
+        (long, _), = run_suite([longer], target, report_root=tmp_path / "r", progress=lines.append).runs
+    assert [v.outcome.value for v in long.verdicts] == ["PASS", "PASS"], [v.reason for v in long.verdicts]
+    details = {v.name: v for v in long.verdicts}["the frontend's sidecar retried"].details
+    assert details["scrape_interval_s"] == 15
+    assert any("Prometheus scrapes every 15 s" in line for line in lines)
+
+
+def test_a_fault_on_a_misspelt_host_is_refused_at_preflight_and_nothing_changes(demo: Any, tmp_path: Path) -> None:
+    before = istio_specs(demo)
+    exp = tmp_path / "typo.yaml"
+    exp.write_text(RETRIES_EXAMPLE.read_text().split("failures:")[0]
+                   + "faults: [{host: productcatalg, abort: {httpStatus: 503}}]\nphases: {baseline: 2s, fault: 4s}\n"
+                   + "hypotheses: [{name: e, measure: error_rate, below: 0.5}]\n")
+    ran = harness("run", str(exp), "--state-dir", str(demo.state_dir), "--report-dir", str(tmp_path / "r"))
+    assert ran.returncode == 2, ran.stderr
+    assert "no VirtualService in namespace shop routes productcatalg.shop.svc.cluster.local" in ran.stderr
+    assert "productcatalog (hosts: productcatalog)" in ran.stderr and "Traceback" not in ran.stderr
+    assert istio_specs(demo) == before
+
+
+@pytest.mark.slow
+def test_a_fault_off_the_loads_path_is_never_observed_inconclusive_and_reverted(demo: Any, tmp_path: Path) -> None:
+    from harness.suite import run_suite
+    from tests.conftest import sandbox_target as target_of
+
+    before = istio_specs(demo)
+    exp = tmp_path / "off-path.yaml"
+    # the load only asks for /cart; the fault is on productcatalog, which /cart never calls
+    exp.write_text("""
+apiVersion: harness/v1
+kind: Experiment
+metadata: {name: off-path, owner: tests}
+target: {namespace: shop}
+faults: [{host: productcatalog, abort: {httpStatus: 503}}]
+phases: {baseline: 3s, fault: 30s, recovery: 2s}
+load: {users: 4, rate: 20, taggedShare: 0.5, requests: [{path: /cart}]}
+hypotheses:
+  - {name: shoppers see errors, measure: error_rate, cohort: tagged, above: 0.5}
+  - {name: no errors, measure: error_rate, source: mesh, service: cart, below: 0.5}
+""")
+    started = time.monotonic()
+    suite = run_suite([exp], target_of(demo), report_root=tmp_path / "r", progress=lambda _: None)
+    ((result, _),) = suite.runs
+    assert time.monotonic() - started < 30  # reverted at the evidence deadline, not after the whole fault phase
+    assert {v.outcome.value for v in result.verdicts} == {"INCONCLUSIVE"}
+    assert all(v.reason.startswith("fault never observed in the data plane") for v in result.verdicts)
+    assert "likely causes" in result.verdicts[0].reason
+    assert istio_specs(demo) == before

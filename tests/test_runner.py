@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -91,6 +92,28 @@ def test_no_traffic_in_a_cohort_is_inconclusive_not_pass(demo: Any, tmp_path: Pa
     # nobody carries the run header, so the run-scoped fault is never seen: the run says why, and never PASSes
     assert "fault never observed in the data plane" in verdict.reason and "taggedShare" in verdict.reason
     assert suite.exit_code() == 4
+
+
+POLICIES = Path(__file__).resolve().parents[1] / "experiments" / "sandbox" / "policies"
+
+
+def test_a_policy_and_a_fault_on_one_virtual_service_restore_it_exactly(demo: Any, tmp_path: Path) -> None:
+    """The suite applies productcatalog's no-retries VirtualService, then injects on that same VirtualService."""
+    (tmp_path / "policies").mkdir()
+    shutil.copy(POLICIES / "productcatalog-no-retries.yaml", tmp_path / "policies")
+    text = ABORT.replace("target: {namespace: shop}\n",
+                         "target: {namespace: shop}\npolicies: [policies/productcatalog-no-retries.yaml]\n")
+    before = specs(demo)
+    suite = run_suite([write(tmp_path, text)], sandbox_target(demo), report_root=tmp_path / "reports",
+                      progress=lambda _: None)
+    ((result, _),) = suite.runs
+    assert result.status == "completed", result.error
+    assert [v.outcome for v in result.verdicts] == [Outcome.PASS] * 4, [v.reason for v in result.verdicts]
+    policy, fault = result.changes
+    assert (policy.kind, policy.name, fault.name) == ("VirtualService", "productcatalog", "productcatalog")
+    assert fault.before is not None and fault.before["spec"]["http"][0]["retries"] == {"attempts": 0}  # on the policy
+    assert fault.restore.startswith("fault removed") and policy.restore == "restored"
+    assert specs(demo) == before  # spec and annotations of every VirtualService and DestinationRule
 
 
 def _start_run(sandbox: Any, tmp_path: Path) -> subprocess.Popen[str]:

@@ -12,8 +12,17 @@ from harness.experiment._model import (
     Phases,
     Scope,
 )
+from harness.experiment._notify import (
+    EVENT_NAMES,
+    GrafanaReceiver,
+    Notify,
+    SlackReceiver,
+    WebhookReceiver,
+    load_notify_config,
+)
 
 __all__ = [
-    "ENVOY_COUNTERS", "RUN_HEADER", "Experiment", "Failure", "Fault", "Hypothesis", "Load", "LoadedExperiment",
-    "Phases", "Scope", "load_experiment_text", "load_experiments",
+    "ENVOY_COUNTERS", "EVENT_NAMES", "RUN_HEADER", "Experiment", "Failure", "Fault", "GrafanaReceiver", "Hypothesis",
+    "Load", "LoadedExperiment", "Notify", "Phases", "Scope", "SlackReceiver", "WebhookReceiver", "load_experiment_text",
+    "load_experiments", "load_notify_config",
 ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from harness.experiment._base import Model
+from harness.experiment._notify import Notify
 from harness.istio import parse_duration_s
 
 API_VERSION = "harness/v1"
@@ -21,10 +22,6 @@ def _duration(value: str) -> str:
 
 Duration = Annotated[str, AfterValidator(_duration)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
 
 class Metadata(Model):
@@ -339,6 +336,8 @@ class Experiment(Model):
     load: Load = Field(default_factory=Load)
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     guardrails: list[Hypothesis] = Field(default_factory=list)
+    notify: Notify = Field(default_factory=Notify, description="webhooks, Slack and Grafana annotations told "
+                           "about this run; a failing receiver never fails or delays the run")
 
     @model_validator(mode="after")
     def _something_to_break(self) -> Experiment:

@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml
 
+from harness._shipped import shipped_dir
 from harness.errors import ConflictError, LoadError, NotFoundError
 from harness.mesh._kubernetes_backend import translate_errors
 
-MANIFESTS = Path(__file__).resolve().parents[2] / "deploy" / "locust"
+MANIFESTS = shipped_dir("deploy") / "locust"
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class WorkerPlan:
 
 def render(plan: WorkerPlan, folder: Path = MANIFESTS) -> list[dict[str, Any]]:
     """The manifests for ``plan``, as objects (ConfigMap, master Service, worker Deployment)."""
-    config = {**plan.load_config, "parent_pid": 0, "samples_path": None}  # pods: no harness parent, no file
+    config = {**plan.load_config, "parent_pid": 0, "samples_path": None, "status_path": None}  # pods: no parent, no file
     values = {
         "NAME": plan.name, "NAMESPACE": plan.namespace, "RUN_ID": plan.run_id, "WORKERS": str(plan.workers),
         "EXPIRES": plan.expires_at, "MASTER_HOST": plan.master_host, "MASTER_PORT": str(plan.master_port),

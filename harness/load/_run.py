@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness._net import free_ports
-from harness._process import ChildProcess, start_process, stop_process
+from harness._process import ChildProcess, start_process, stop_process, wait_until
+from harness._shipped import shipped_dir
 from harness.errors import LoadError
 from harness.experiment import Load
 from harness.istio import parse_duration_s
+from harness.load._status import LoadStatus, read_status
 
 if TYPE_CHECKING:
     import pandas as pd
 
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "loadprofiles"
+PROFILES_DIR = shipped_dir("loadprofiles")
 SUPPORT_FILE = Path(__file__).with_name("locust_support.py")
 
 
@@ -35,6 +37,11 @@ class LoadPlan:
     duration_s: float
     samples_path: Path
     log_path: Path
+
+    @property
+    def status_path(self) -> Path:
+        """Where the Locust master (or lone process) reports its state and connected workers each second."""
+        return self.samples_path.with_name("load-status.json")
 
 
 def resolve_locustfile(load: Load, experiment_dir: Path | None) -> Path:
@@ -97,13 +104,15 @@ class LoadRun:
     def start(self) -> LoadRun:
         plan, load = self.plan, self.plan.load
         config = {
-            "samples_path": str(plan.samples_path), "run_id": plan.run_id, "tagged_share": load.tagged_share,
-            "headers": load.headers, "host_header": plan.host_header, "parent_pid": os.getpid(),
+            "samples_path": str(plan.samples_path), "status_path": str(plan.status_path), "run_id": plan.run_id,
+            "tagged_share": load.tagged_share, "headers": load.headers, "host_header": plan.host_header,
+            "parent_pid": os.getpid(),
             "rate_per_user": (load.rate / load.users) if load.rate else None,
             "requests": [r.model_dump() for r in load.requests], "shape": _shape(load), "users": load.users,
             "spawn_rate": load.spawn_rate, "duration_s": plan.duration_s,
         }
         env = {"HARNESS_LOAD_CONFIG": json.dumps(config), "PYTHONUNBUFFERED": "1"}
+        plan.status_path.unlink(missing_ok=True)  # "running" from an earlier Locust must not start the baseline
         files = f"{SUPPORT_FILE},{plan.locustfile}"
         common = ["--loglevel", "WARNING"]
         argv = [sys.executable, "-m", "locust", "-f", files, "--headless", "--host", plan.gateway_url,
@@ -149,6 +158,19 @@ class LoadRun:
 
     def is_alive(self) -> bool:
         return self.child is not None and self.child.is_alive()
+
+    def wait_until_sending(self) -> float:
+        """Block until every user runs (on every expected worker), so the baseline measures the full load."""
+        load = self.plan.load
+        connecting_s = 300.0 if load.pods else 60.0  # pods may pull their image first
+        deadline_s = connecting_s + load.users / load.spawn_rate
+        return wait_until(lambda: (status := self.status()) is not None and status.is_sending(),
+                          what="Locust to start every user", deadline_s=deadline_s,
+                          watch=[self.child] if self.child else [], interval_s=0.2)
+
+    def status(self) -> LoadStatus | None:
+        """What Locust last said about itself: its state, users, and connected workers over time."""
+        return read_status(self.plan.status_path)
 
     def stop(self) -> None:
         """Stop Locust (TERM lets it flush the record), workers after their master, then KILL stragglers."""

@@ -8,17 +8,22 @@ as an Envoy user would see it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, LoadTestShape, events
 
+from harness.load._cohort import is_tagged
+from harness.load._pacing import Pacer
 from harness.load._shape import users_at
+from harness.load._status import updated, write_status
 
 RUN_HEADER = "x-chaos-run"
 _user_numbers = itertools.count()
@@ -58,10 +63,10 @@ class ChaosHttpUser(FastHttpUser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         config = _config()
-        number = next(_user_numbers)
-        share = float(config.get("tagged_share", 0.0))
-        # spread tagged users evenly: user i is tagged when floor((i+1)*share) > floor(i*share)
-        self.cohort = "tagged" if int((number + 1) * share) > int(number * share) else "control"
+        worker_index, worker_count = _worker_position(self.environment)
+        tagged = is_tagged(next(_user_numbers), float(config.get("tagged_share", 0.0)),
+                           worker_index=worker_index, worker_count=worker_count)
+        self.cohort = "tagged" if tagged else "control"
         headers = dict(config.get("headers", {}))
         if config.get("host_header"):
             headers["Host"] = config["host_header"]
@@ -69,15 +74,11 @@ class ChaosHttpUser(FastHttpUser):
             headers[RUN_HEADER] = config["run_id"]
         self.request_headers = headers
         self.rate_per_user = config.get("rate_per_user")
+        # constant throughput: pace each user so the whole crowd sends the target rate, never more
+        self._pacer = Pacer(1.0 / self.rate_per_user, started_at=time.monotonic()) if self.rate_per_user else None
 
     def wait_time(self) -> float:  # type: ignore[override]
-        if self.rate_per_user:
-            # constant throughput: pace each user so the whole crowd sends the target rate
-            last = getattr(self, "_last_start", None)
-            now = time.monotonic()
-            self._last_start = now if last is None else last + 1.0 / self.rate_per_user
-            return max(0.0, self._last_start - now)
-        return 0.0
+        return self._pacer.wait_s(time.monotonic()) if self._pacer else 0.0
 
     def call(self, path: str, *, name: str | None = None, method: str = "GET", headers: dict[str, str] | None = None,
              body: str | None = None) -> None:
@@ -88,6 +89,20 @@ class ChaosHttpUser(FastHttpUser):
             outcome = classify(response.status_code or 0, response.content or b"", response.headers)
             if outcome != "ok":
                 response.failure(outcome)
+
+
+def _worker_position(environment: Any) -> tuple[int, int]:
+    """This process's index among the Locust workers, and how many there are ((0, 1) without workers).
+
+    The master gives each worker its index when it connects, and sends ``--expect-workers`` with
+    the spawn message, which arrives before any user is created (Locust 2.47 runners.py).
+    """
+    from locust.runners import WorkerRunner
+
+    runner = environment.runner
+    if not isinstance(runner, WorkerRunner) or runner.worker_index < 0:
+        return 0, 1
+    return runner.worker_index, max(1, int(getattr(environment.parsed_options, "expect_workers", 1) or 1))
 
 
 class _Recorder:
@@ -149,6 +164,35 @@ def _outcome_of(exception: Exception) -> str:
     return "connection_error"
 
 
+class _StatusReporter:
+    """Writes what a master (or lone process) says about itself each second: state, users, connected workers."""
+
+    def __init__(self, environment: Any, path: Path) -> None:
+        self._environment, self._path = environment, path
+        self._record: dict[str, Any] | None = None
+        self._stopping = False
+        environment.events.test_stopping.add_listener(self._on_stopping)
+
+    def report(self) -> None:
+        from locust.runners import MasterRunner
+
+        runner = self._environment.runner
+        master = isinstance(runner, MasterRunner)
+        # once the master stops the test it sends its workers away itself: those leaving then are not lost
+        counting = master and not self._stopping
+        self._record = updated(self._record, now=time.time(), state=str(runner.state), users=int(runner.user_count),
+                               expected_workers=int(self._environment.parsed_options.expect_workers) if master else 0,
+                               connected_workers=runner.worker_count if counting else None)
+        with contextlib.suppress(OSError):  # a full disk must not stop the flush loop that calls this
+            write_status(self._path, self._record)
+
+    def _on_stopping(self, **_: Any) -> None:
+        # Locust stops the test after the time limit, a TERM, or losing its last worker; in the last case the
+        # count has dropped already, so this report still records the loss before counting ends
+        self.report()
+        self._stopping = True
+
+
 MESSAGE = "harness_samples"
 
 
@@ -175,6 +219,8 @@ def _on_init(environment: Any, **_: Any) -> None:
 
         environment.events.test_stop.add_listener(send_batch)
     parent = int(config.get("parent_pid", 0))
+    status_path = None if worker else config.get("status_path")  # workers report to their master instead
+    reporter = _StatusReporter(environment, Path(status_path)) if status_path else None
 
     def flush_and_watch_parent() -> None:
         while True:
@@ -182,6 +228,8 @@ def _on_init(environment: Any, **_: Any) -> None:
             if worker:
                 send_batch()
             recorder.flush()
+            if reporter is not None:
+                reporter.report()
             if parent and os.getppid() != parent:
                 # the harness died: nobody listens to the results, so stop loading the gateway, tell
                 # workers to quit, and exit even if the master is still waiting for its workers

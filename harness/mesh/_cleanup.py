@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from harness.mesh._backend import MeshBackend, MeshObject
-from harness.mesh._faults import EXPIRES, OWNER, marked_objects, run_id_of
+from harness.mesh._marks import EXPIRES, OWNER, marked_objects, run_id_of
 
 
 @dataclass(frozen=True)

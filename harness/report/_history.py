@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ReportError
-from harness.report._result import Change, RunResult
+from harness.report._result import Change, RunResult, RunStatus
 from harness.verdict import Outcome, Verdict
 
 
@@ -29,6 +29,7 @@ def load_result(folder: Path) -> RunResult:
     change_names = {f.name for f in fields(Change)}
     kwargs["changes"] = [Change(**{k: v for k, v in c.items() if k in change_names}) for c in data.get("changes", [])]
     kwargs["phases"] = {k: tuple(v) for k, v in data.get("phases", {}).items()}
+    kwargs["status"] = RunStatus(data.get("status", RunStatus.RUNNING))
     for key in ("fault_active",):
         if kwargs.get(key) is not None:
             kwargs[key] = tuple(kwargs[key])

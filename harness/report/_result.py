@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from harness.verdict import Outcome, Verdict
+
+
+class RunStatus(StrEnum):
+    """How a run ended (its value is what the journal, JUnit and the history say)."""
+
+    RUNNING = "running"          # not ended yet
+    COMPLETED = "completed"      # every phase ran, verdicts were judged
+    ABORTED = "aborted"          # a guardrail breach reverted early
+    INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM or SIGHUP; a suite stops after it
+    ERROR = "error"              # a failed preflight, lock, write or revert: the run's error says which
 
 
 @dataclass
@@ -27,7 +38,7 @@ class RunResult:
     run_id: str
     source: str
     experiment: dict[str, Any]
-    status: str = "running"            # completed | aborted | interrupted | error
+    status: RunStatus = RunStatus.RUNNING
     started_at: float = 0.0
     ended_at: float = 0.0
     phases: dict[str, tuple[float, float]] = field(default_factory=dict)

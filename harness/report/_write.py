@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from harness.errors import ReportError
-from harness.report._result import RunResult
+from harness.report._result import RunResult, RunStatus
 from harness.verdict import Outcome
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def write_junit(results: Sequence[RunResult], path: Path, *, inconclusive_fails:
         failures = sum(v.outcome is Outcome.FAIL or (inconclusive_fails and v.outcome is Outcome.INCONCLUSIVE)
                        for v in cases)
         skipped = sum(v.outcome is Outcome.INCONCLUSIVE and not inconclusive_fails for v in cases)
-        errors = 1 if result.status in ("error", "interrupted", "aborted") else 0
+        errors = 1 if result.status in (RunStatus.ERROR, RunStatus.INTERRUPTED, RunStatus.ABORTED) else 0
         suite = ET.SubElement(suites, "testsuite", name=result.name, tests=str(len(cases) + errors),
                               failures=str(failures), errors=str(errors), skipped=str(skipped),
                               time=f"{max(0.0, result.ended_at - result.started_at):.1f}")

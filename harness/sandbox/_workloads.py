@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-import harness
+from harness._shipped import shipped_dir
 from harness.errors import SandboxError
 from harness.sandbox._layout import Layout, Proxy, Replica
 from harness.sandbox._topology import Topology
@@ -33,7 +33,7 @@ _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of k8s.io/apimachinery/pkg
 
 
 def rbac_file() -> Path:
-    return Path(harness.__file__).resolve().parents[1] / "deploy" / "rbac.yaml"
+    return shipped_dir("deploy") / "rbac.yaml"
 
 
 def _safe_hash(text: str, length: int) -> str:

@@ -86,6 +86,62 @@ def test_local_distributed_mode_gives_the_same_totals_as_the_workers_report(demo
     assert set(samples["cohort"]) == {"tagged", "control"}
 
 
+@pytest.mark.sandbox
+def test_one_user_per_worker_still_fills_both_cohorts_and_the_master_reports_its_workers(demo: Any,
+                                                                                        tmp_path: Path) -> None:
+    run = run_load(demo, tmp_path, Load(users=2, rate=20, workers=2, tagged_share=0.5), 3)
+    samples = run.samples()
+    assert samples["cohort"].value_counts().min() > 15  # one worker's user is tagged, the other's is control
+    status = run.status()
+    assert status is not None and status.expected_workers == 2
+    assert max(n for _, n in status.workers) == 2 and status.losses() == []
+
+
+@pytest.mark.sandbox
+def test_a_master_whose_workers_quit_records_the_loss_before_it_exits(demo: Any, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    plan = LoadPlan(demo.gateway_url, None, "r1", Load(users=2, rate=20, workers=2), resolve_locustfile(Load(), None),
+                    30, tmp_path / "samples.csv", tmp_path / "locust.log")
+    run = LoadRun(plan).start()
+    try:
+        run.wait_until_sending()
+        for worker in run.workers:
+            os.kill(worker.pid, signal.SIGTERM)  # a worker told to go says "quit"; the master then quits too
+        deadline = time.monotonic() + 15
+        while run.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not run.is_alive()
+    finally:
+        run.stop()
+    status = run.status()
+    assert status is not None and sum(loss.lost for loss in status.losses()) == 2
+
+
+@pytest.mark.sandbox
+def test_the_pacer_sends_no_burst_after_a_stall(demo: Any, tmp_path: Path) -> None:
+    plan = LoadPlan(demo.gateway_url, None, "r1", Load(users=2, rate=16), resolve_locustfile(Load(), None), 7,
+                    tmp_path / "samples.csv", tmp_path / "locust.log")
+    run = LoadRun(plan).start()
+    try:
+        run.wait_until_sending()
+        time.sleep(1.5)
+        demo.set_behaviour("frontend", latency_ms=2000)  # every user waits 2 s: 32 requests behind schedule
+        time.sleep(1.0)
+        demo.set_behaviour("frontend", reset=True)
+        time.sleep(3.5)
+    finally:
+        demo.set_behaviour("frontend", reset=True)
+        run.stop()
+    samples = run.samples()
+    per_second = samples["t"].floordiv(1).value_counts()
+    slow = samples[samples["latency_ms"] > 1500]
+    assert len(slow) >= 2, "the stall did not happen"
+    after = per_second[per_second.index > slow["t"].max() + 1]
+    assert len(after) >= 2 and per_second.max() <= 16 + 1  # a catch-up would send ~32 at once
+
+
 def test_an_orphaned_master_waiting_for_workers_exits_by_itself(tmp_path: Path) -> None:
     import json
     import subprocess

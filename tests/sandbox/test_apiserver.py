@@ -167,3 +167,47 @@ def test_stock_kubectl_applies_gets_and_checks_access(cluster: ApiCluster, admin
                    config=harness_config).stdout.strip() == "yes"
     assert kubectl("auth", "can-i", "delete", "pods", "-n", "shop", config=harness_config).stdout.strip() == "no"
     assert "deleted" in kubectl("delete", "-f", str(manifest)).stdout
+
+
+def _discovered(admin: KubeApi, path: str) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in admin.request("GET", path)["resources"]}
+
+
+def test_discovery_serves_cronjobs_jobs_and_persistentvolumeclaims_as_the_real_server(admin: KubeApi) -> None:
+    # The game day's kinds, as https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/cron-job-v1/,
+    # .../workload-resources/job-v1/ and .../config-and-storage-resources/persistent-volume-claim-v1/ give them
+    # (apiVersion, kind, namespaced) and `kubectl api-resources` on a v1.31 cluster lists them:
+    #   cronjobs  cj   batch/v1  true  CronJob           (pkg/registry/batch/cronjob/storage: ShortNames, Categories all)
+    #   jobs           batch/v1  true  Job               (pkg/registry/batch/job/storage: Categories all)
+    #   persistentvolumeclaims  pvc  v1  true  PersistentVolumeClaim  (pkg/registry/core/persistentvolumeclaim/storage)
+    groups = {g["name"]: g for g in admin.request("GET", "/apis")["groups"]}
+    assert groups["batch"]["preferredVersion"] == {"groupVersion": "batch/v1", "version": "v1"}
+    batch = _discovered(admin, "/apis/batch/v1")
+    assert {k: batch["cronjobs"][k] for k in ("kind", "namespaced", "singularName", "shortNames", "categories")} == {
+        "kind": "CronJob", "namespaced": True, "singularName": "cronjob", "shortNames": ["cj"], "categories": ["all"]}
+    assert {k: batch["jobs"][k] for k in ("kind", "namespaced", "categories")} == {
+        "kind": "Job", "namespaced": True, "categories": ["all"]}
+    assert {"cronjobs/status", "jobs/status"} <= set(batch)
+    core = _discovered(admin, "/api/v1")
+    claims = core["persistentvolumeclaims"]
+    assert (claims["kind"], claims["namespaced"], claims["shortNames"]) == ("PersistentVolumeClaim", True, ["pvc"])
+    assert "persistentvolumeclaims/status" in core
+
+
+def test_a_cronjobs_generation_counts_spec_changes_and_a_deleted_claim_comes_back(admin: KubeApi) -> None:
+    # CronJob's strategy sets generation 1 on create and adds 1 when the spec changed
+    # (pkg/registry/batch/cronjob/strategy.go); a PVC delete answers with the object (ReturnDeletedObject).
+    job = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "shop"},
+           "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+               "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}}}
+    path = "/apis/batch/v1/namespaces/shop/cronjobs"
+    created = admin.request("POST", path, job)
+    assert created["metadata"]["generation"] == 1
+    changed = admin.request("PUT", f"{path}/nightly", {**created, "spec": {**created["spec"], "schedule": "0 4 * * *"}})
+    assert changed["metadata"]["generation"] == 2
+    admin.request("DELETE", f"{path}/nightly")
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "shop"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    admin.request("POST", "/api/v1/namespaces/shop/persistentvolumeclaims", claim)
+    deleted = admin.request("DELETE", "/api/v1/namespaces/shop/persistentvolumeclaims/data")
+    assert deleted["kind"] == "PersistentVolumeClaim" and deleted["spec"]["resources"]["requests"]["storage"] == "1Gi"

@@ -71,7 +71,10 @@ ISTIO_RESOURCES: tuple[Resource, ...] = (
     _istio("sidecars", "Sidecar", ()),
 )
 
-# ReturnDeletedObject is true for pods, services and serviceaccounts (pkg/registry/core/*/storage/storage.go).
+# ReturnDeletedObject is true for pods, services, serviceaccounts and persistentvolumeclaims
+# (pkg/registry/core/*/storage/storage.go). Short names, categories and the status subresource are each
+# resource's REST storage in pkg/registry; metadata.generation is set by the strategies that track spec
+# changes (apps and batch: PrepareForCreate sets 1, PrepareForUpdate adds 1 when the spec changed).
 BUILTIN_RESOURCES: tuple[Resource, ...] = (
     Resource("", "namespaces", "Namespace", namespaced=False, status=True, short_names=("ns",),
              returns_object=True, verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
@@ -85,11 +88,20 @@ BUILTIN_RESOURCES: tuple[Resource, ...] = (
     Resource("", "configmaps", "ConfigMap", short_names=("cm",)),
     Resource("", "serviceaccounts", "ServiceAccount", returns_object=True, short_names=("sa",)),
     Resource("", "secrets", "Secret", columns=(Column("Type", "type"), _AGE)),
+    Resource("", "persistentvolumeclaims", "PersistentVolumeClaim", status=True, returns_object=True,
+             short_names=("pvc",),
+             columns=(Column("Status", "status.phase"), Column("Volume", "spec.volumeName"),
+                      Column("StorageClass", "spec.storageClassName"), _AGE)),
     Resource("", "events", "Event", short_names=("ev",)),
     Resource("apps", "deployments", "Deployment", status=True, generation=True, short_names=("deploy",),
              categories=("all",),
              columns=(Column("Replicas", "spec.replicas", "integer"),
                       Column("Available", "status.availableReplicas", "integer"), _AGE)),
+    Resource("batch", "cronjobs", "CronJob", status=True, generation=True, short_names=("cj",), categories=("all",),
+             columns=(Column("Schedule", "spec.schedule"), Column("Timezone", "spec.timeZone"),
+                      Column("Suspend", "spec.suspend", "boolean"),
+                      Column("Last Schedule", "status.lastScheduleTime", "date"), _AGE)),
+    Resource("batch", "jobs", "Job", status=True, generation=True, categories=("all",), columns=(_AGE,)),
     Resource("rbac.authorization.k8s.io", "roles", "Role"),
     Resource("rbac.authorization.k8s.io", "rolebindings", "RoleBinding"),
     Resource("rbac.authorization.k8s.io", "clusterroles", "ClusterRole", namespaced=False),
