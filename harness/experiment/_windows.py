@@ -38,7 +38,7 @@ def scrape_shortfall(label: str, seconds: float, interval_s: float) -> str | Non
     if seconds >= needed:
         return None
     scrapes = int(seconds // interval_s)
-    return (f"phase too short: {label}: {seconds:g}s gives {scrapes} scrape{'s' if scrapes != 1 else ''} at "
+    return (f"phase too short: {label}: {seconds:.0f}s gives {scrapes} scrape{'s' if scrapes != 1 else ''} at "
             f"{interval_s:g} s; at least {needed:g}s needed")
 
 
