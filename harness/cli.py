@@ -404,11 +404,17 @@ def report_command(folder: Annotated[Path, typer.Argument(help="A report folder 
 def history_command(
     roots: Annotated[list[Path] | None, typer.Argument(help="Report folders to scan (default: reports/).")] = None,
     as_json: JsonFlag = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write one self-contained HTML page: outcomes, "
+                                              "resilience score, activation latency and recovery trends, "
+                                              "the runs that changed outcome.")] = None,
 ) -> None:
     """Show every run under the report folders, and each experiment's trend (for game days)."""
-    from harness.report import history, trends
+    from harness.report import history, trends, write_history_page
 
     rows = history(roots or [Path("reports")])
+    if html is not None:
+        # On stderr, so that --json output stays parseable.
+        err.print(f"wrote {write_history_page(rows, html)}", markup=False)
     if as_json:
         print(json.dumps([{**r.__dict__, "folder": str(r.folder)} for r in rows]))
         return

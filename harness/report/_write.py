@@ -157,11 +157,18 @@ def _plots(result: RunResult, samples: pd.DataFrame) -> str:
             axis.axvline(result.fault_active[1] - origin, color="#080", linestyle="--", linewidth=1)
         axis.legend(loc="upper right", fontsize=8)
     axes[2].set_xlabel("seconds since start (shaded: baseline, fault, recovery; dashed: fault active / reverted)")
+    return png_img(fig, "timeline")
+
+
+def png_img(fig: Any, alt: str) -> str:
+    """Close a matplotlib figure and return it as an ``<img>`` with the PNG inline, so the page stands alone."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
-    return f'<img alt="timeline" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
 def render_html(result: RunResult, samples: pd.DataFrame) -> str:
