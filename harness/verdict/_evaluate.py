@@ -14,17 +14,25 @@ from harness.metrics import (
 )
 from harness.verdict._compare import (
     quantile_comparison_interval,
-    rate_difference_interval,
-    rate_ratio_interval,
     shift_test,
 )
+from harness.verdict._judge import (
+    QUANTILES,
+    details_of,
+    interval_reason,
+    judge_rate,
+    judge_rate_comparison,
+    judge_request_rate,
+    make_verdict,
+    no_data,
+)
+from harness.verdict._mesh import judge_mesh
 from harness.verdict._outcome import Outcome, Verdict, describe_bound, judge_interval
-from harness.verdict._stats import quantile_interval, trials_needed, wilson_interval, z_value
+from harness.verdict._stats import quantile_interval
 
 if TYPE_CHECKING:
     import pandas as pd
 
-QUANTILES = {"latency_p50": 0.50, "latency_p95": 0.95, "latency_p99": 0.99}
 SAMPLE_COLUMNS = ("t", "cohort", "latency_ms", "outcome")  # what client verdicts read from the load's record
 MIN_WINDOW_S = 2.0
 
@@ -76,6 +84,7 @@ def evaluate(h: Hypothesis, *, samples: pd.DataFrame, timeline: Timeline, promet
         return Verdict(outcome=Outcome.INCONCLUSIVE, reason=why, **base)
     if timeline.fault_lost_at and h.phase == "fault":
         base["details"] = {"note": "judged only up to the moment the fault was removed by someone else"}
+    reference: Window | None = None  # what a versus hypothesis is compared with
     if h.versus is not None:
         reference, why = _reference_window(h, timeline, window)
         if reference is None:
@@ -86,9 +95,6 @@ def evaluate(h: Hypothesis, *, samples: pd.DataFrame, timeline: Timeline, promet
         return _client(h, samples, window, base)
     if prometheus is None:
         return Verdict(outcome=Outcome.INCONCLUSIVE, reason="no Prometheus configured", **base)
-    from harness.verdict._mesh import judge_mesh
-
-    reference = timeline.phases.get("baseline") if h.versus == "baseline" else None
     return judge_mesh(h, prometheus, window, reference, interval_s=timeline.scrape_interval_s, namespace=namespace,
                       base=base)
 
@@ -152,27 +158,12 @@ def _no_requests(samples: pd.DataFrame, window: Window, cohort: str, phase: str,
     return f"{asked} in the {phase} window (other cohorts: {others})"
 
 
-def _verdict(where: dict[str, object], **fields: object) -> Verdict:
-    """A verdict from the hypothesis' fields and these; details are merged (the window may have added a note)."""
-    details = {**_details(where), **_details(fields)}
-    return Verdict(**(where | fields | {"details": details}))  # type: ignore[arg-type]
-
-
-def _details(fields: dict[str, object]) -> dict[str, object]:
-    found = fields.get("details")
-    return dict(found) if isinstance(found, dict) else {}
-
-
-def _no_data(reason: str, where: dict[str, object]) -> Verdict:
-    return _verdict(where, outcome=Outcome.INCONCLUSIVE, reason=reason, samples=0)
-
-
 def _noting_ignored(where: dict[str, object], *groups: _Group) -> dict[str, object]:
     ignored = sum(group.ignored for group in groups)
     if not ignored:
         return where
     note = {"ignored_rows": ignored, "ignored_because": "no recorded latency or outcome (NaN)"}
-    return where | {"details": {**_details(where), **note}}
+    return where | {"details": {**details_of(where), **note}}
 
 
 def _hits(h: Hypothesis, frame: pd.DataFrame) -> int:
@@ -192,13 +183,13 @@ def _client_versus(h: Hypothesis, samples: pd.DataFrame, window: Window, referen
                  "baseline" if h.versus == "baseline" else h.phase)
     missing = "; ".join(g.missing for g in (group, ref) if g.missing)
     if missing:
-        return _no_data(missing, where)
+        return no_data(missing, where)
     where = _noting_ignored(where, group, ref)
     if h.measure == "latency_shift":
         return _latency_shift(h, group.latencies, ref.latencies, where)
     if h.measure in QUANTILES:
         return _quantile_versus(h, group.latencies, ref.latencies, where)
-    return _compare_rates(h, _hits(h, group.requests), len(group.requests), _hits(h, ref.requests),
+    return judge_rate_comparison(h, _hits(h, group.requests), len(group.requests), _hits(h, ref.requests),
                           len(ref.requests), where)
 
 
@@ -213,10 +204,10 @@ def _quantile_versus(h: Hypothesis, values: list[float], reference: list[float],
     name = h.measure.removeprefix("latency_")
     method = (f"{h.confidence:.0%} interval of the {name} {h.relation} (order-statistic intervals of each group "
               f"at {1 - (1 - h.confidence) / 2:.1%}, Bonferroni)")
-    reason = _reason(outcome, method)
+    reason = interval_reason(outcome, method)
     if outcome is Outcome.INCONCLUSIVE and math.isinf(high - low):
         reason += f"; too few requests in a group to bound its {name} at that confidence"
-    return _verdict(where, outcome=outcome, value=value, interval=(low, high), samples=len(values), reason=reason,
+    return make_verdict(where, outcome=outcome, value=value, interval=(low, high), samples=len(values), reason=reason,
                     details={"reference_samples": len(reference), "estimate": f"{name} {h.relation}"})
 
 
@@ -225,81 +216,31 @@ def _latency_shift(h: Hypothesis, values: list[float], reference: list[float], w
     """The hypothesis is about the whole distribution, so a rank test judges it (no interval)."""
     outcome, estimate, reason = shift_test(values, reference, below=h.below, above=h.above, relation=h.relation,
                                            confidence=h.confidence)
-    return _verdict(where, outcome=outcome, value=estimate, samples=len(values), reason=reason,
+    return make_verdict(where, outcome=outcome, value=estimate, samples=len(values), reason=reason,
                     details={"reference_samples": len(reference), "estimate": f"median {h.relation}"})
-
-
-def _compare_rates(h: Hypothesis, k1: int, n1: int, k2: int, n2: int, where: dict[str, object]) -> Verdict:
-    if n1 == 0 or n2 == 0:
-        return _no_data("no requests in one of the compared groups", where)
-    if h.relation == "ratio":
-        value, low, high = rate_ratio_interval(k1, n1, k2, n2, h.confidence)
-        kind = "Katz interval of the ratio"
-    else:
-        value = k1 / n1 - k2 / n2
-        low, high = rate_difference_interval(k1, n1, k2, n2, h.confidence)
-        kind = "Newcombe interval of the difference"
-    outcome = judge_interval(low, high, below=h.below, above=h.above)
-    return _verdict(where, outcome=outcome, value=value, interval=(low, high), samples=n1,
-                    reason=_reason(outcome, f"{h.confidence:.0%} {kind}"),
-                    details={"hits": k1, "reference_hits": k2, "reference_samples": n2})
 
 
 def _client(h: Hypothesis, samples: pd.DataFrame, window: Window, base: dict[str, object]) -> Verdict:
     where = base | {"window": (window.start, window.end), "query": f"client samples, cohort={h.cohort}"}
     group = _group(h, samples, window, h.cohort, h.phase)
     if group.missing:
-        return _no_data(group.missing, where)
+        return no_data(group.missing, where)
     where = _noting_ignored(where, group)
     if h.measure in QUANTILES:
         return _quantile(h, group.latencies, where)
     if h.measure == "request_rate":
-        return _request_rate(h, len(group.requests), window, where)
-    return _rate(h, _hits(h, group.requests), len(group.requests), where)
-
-
-def _rate(h: Hypothesis, k: int, n: int, base: dict[str, object]) -> Verdict:
-    if n == 0:
-        return _no_data("no requests in the window", base)
-    low, high = wilson_interval(k, n, h.confidence)
-    outcome = judge_interval(low, high, below=h.below, above=h.above)
-    rate = k / n
-    reason = _reason(outcome, f"{h.confidence:.0%} Wilson interval")
-    if outcome is Outcome.INCONCLUSIVE:
-        bound = h.below if h.below is not None and low < h.below <= high else h.above
-        needed = trials_needed(rate, bound if bound is not None else rate, h.confidence)
-        reason = (f"the {h.confidence:.0%} interval [{low:.4f}, {high:.4f}] straddles the bound"
-                  + (f"; about {needed} requests would decide it" if needed else ""))
-    return _verdict(base, outcome=outcome, value=rate, interval=(low, high), samples=n, reason=reason,
-                    details={"hits": k})
+        return judge_request_rate(h, len(group.requests), window, where)
+    return judge_rate(h, _hits(h, group.requests), len(group.requests), where)
 
 
 def _quantile(h: Hypothesis, values: list[float], base: dict[str, object]) -> Verdict:
     """``values``: sorted latencies without NaN (see _latencies)."""
     found = quantile_interval(values, QUANTILES[h.measure], h.confidence)
     if found is None:
-        return _no_data("no requests in the window", base)
+        return no_data("no requests in the window", base)
     point, low, high = found
     outcome = judge_interval(low, high, below=h.below, above=h.above)
-    return _verdict(base, outcome=outcome, value=point, interval=(low, high), samples=len(values),
-                    reason=_reason(outcome, f"{h.confidence:.0%} order-statistic interval"))
+    return make_verdict(base, outcome=outcome, value=point, interval=(low, high), samples=len(values),
+                    reason=interval_reason(outcome, f"{h.confidence:.0%} order-statistic interval"))
 
 
-def _request_rate(h: Hypothesis, n: int, window: Window, base: dict[str, object]) -> Verdict:
-    if n == 0:  # no requests is no load, not a low rate: nothing says the service would have kept up
-        return _no_data("no requests in the window", base)
-    seconds = window.seconds
-    rate = n / seconds
-    spread = z_value(h.confidence) * n ** 0.5 / seconds  # Poisson approximation
-    low, high = max(0.0, rate - spread), rate + spread
-    outcome = judge_interval(low, high, below=h.below, above=h.above)
-    return _verdict(base, outcome=outcome, value=rate, interval=(low, high), samples=n,
-                    reason=_reason(outcome, "Poisson interval"))
-
-
-def _reason(outcome: Outcome, interval: str) -> str:
-    if outcome is Outcome.PASS:
-        return f"the whole {interval} meets the bound"
-    if outcome is Outcome.FAIL:
-        return f"the whole {interval} violates the bound"
-    return f"the {interval} straddles the bound"

@@ -12,6 +12,8 @@ naming the label that matched nothing and the values that exist.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from harness.errors import MetricsError
 from harness.experiment import ENVOY_COUNTERS, Hypothesis
 from harness.experiment._windows import scrape_shortfall, window_label
@@ -27,10 +29,13 @@ from harness.metrics import (
     server_errors,
     with_flag,
 )
-from harness.metrics._counters import Growth
 from harness.metrics._prometheus import REQUESTS
+from harness.verdict._judge import QUANTILES, interval_reason, judge_rate, judge_rate_comparison, judge_request_rate
 from harness.verdict._outcome import Outcome, Verdict, judge_interval
 from harness.verdict._stats import bucket_quantile_interval
+
+if TYPE_CHECKING:
+    from harness.metrics._counters import Growth  # pandas: loaded when a verdict needs it
 
 # Istio's stats are current when a request ends, but the sandbox builds them from Envoy's access
 # log, which Envoy flushes every second: a scrape within a second after the window's start may
@@ -108,8 +113,6 @@ class _Judge:
                        details=self._edges(grown, window), **self.base)  # type: ignore[arg-type]
 
     def requests(self, window: Window) -> Verdict:
-        from harness.verdict._evaluate import _rate, _request_rate
-
         h, sel = self.h, self._selector()
         total_query = requests(sel)
         if h.measure in ("latency_p50", "latency_p95", "latency_p99"):
@@ -120,17 +123,15 @@ class _Judge:
         where = {"window": total.covered, "details": self._edges(total, window)}
         if h.measure == "request_rate":
             seconds = total.total / total.rate if total.rate > 0 else total.covered_s
-            return _request_rate(h, int(round(total.total)), Window(0.0, seconds),
+            return judge_request_rate(h, int(round(total.total)), Window(0.0, seconds),
                                  self.base | where | {"query": total_query})
         hit_query = self._hit_query(sel)
         hits = self.prom.growth(hit_query, window, edges="inner", interval_s=self.interval_s, lag_s=EXPORT_LAG_S)
         k = total.total - hits.total if h.measure == "success_rate" else hits.total
-        return _rate(h, int(round(k)), int(round(total.total)),
+        return judge_rate(h, int(round(k)), int(round(total.total)),
                      self.base | where | {"query": f"{hit_query} / {total_query}"})
 
     def rates_versus(self, window: Window, reference: Window) -> Verdict:
-        from harness.verdict._evaluate import _compare_rates
-
         sel = self._selector()
         hit_query = self._hit_query(sel)
         counts: list[int] = []
@@ -144,11 +145,9 @@ class _Judge:
         where = self.base | {"window": (window.start, window.end),
                              "query": f"{hit_query} / {requests(sel)}, vs baseline"}
         k1, n1, k2, n2 = counts
-        return _compare_rates(self.h, k1, n1, k2, n2, where)
+        return judge_rate_comparison(self.h, k1, n1, k2, n2, where)
 
     def _latency(self, window: Window) -> Verdict:
-        from harness.verdict._evaluate import QUANTILES, _reason
-
         h, sel = self.h, self._selector()
         query = duration_buckets(sel)
         total = self._count(requests(sel), window)
@@ -163,7 +162,7 @@ class _Judge:
         point, low, high = found
         outcome = judge_interval(low, high, below=h.below, above=h.above)
         return Verdict(outcome=outcome, value=point, interval=(low, high), samples=int(buckets[-1][1]),
-                       reason=_reason(outcome, "range of the histogram bucket holding the quantile"),
+                       reason=interval_reason(outcome, "range of the histogram bucket holding the quantile"),
                        **(self.base | where))  # type: ignore[arg-type]
 
     # -- helpers ----------------------------------------------------------------------------------
