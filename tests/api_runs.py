@@ -18,6 +18,11 @@ from harness.report import RunResult
 from harness.runner import RunOptions, Target, _Run, run_experiment
 from tests.cluster import ApiCluster
 
+# a VirtualService for the in-memory and API-server runs: one named route to one host
+REVIEWS_VS: dict[str, Any] = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                              "metadata": {"name": "reviews", "namespace": "shop"},
+                              "spec": {"hosts": ["reviews"], "http": [{"name": "main", "route": [
+                                  {"destination": {"host": "reviews"}}]}]}}
 POLICIES = Path(__file__).resolve().parents[1] / "experiments" / "sandbox" / "policies"
 POLICY_AND_FAULTS = """
 apiVersion: harness/v1

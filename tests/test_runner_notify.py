@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from harness.experiment import Notify
 from harness.mesh import MemoryBackend
@@ -24,13 +23,11 @@ from harness.report import RunResult
 from harness.runner import Target, _Run
 from harness.suite import SuiteResult, run_suite
 from harness.verdict import Outcome
+from tests.api_runs import REVIEWS_VS
 from tests.conftest import sandbox_target
 from tests.receiver import Receiver, dead_url, receiver
 
-VS = yaml.safe_load("""
-metadata: {name: reviews, namespace: shop}
-spec: {hosts: [reviews], http: [{name: main, route: [{destination: {host: reviews}}]}]}
-""")
+VS = REVIEWS_VS
 EXPERIMENT = """
 apiVersion: harness/v1
 kind: Experiment

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from harness import _changes
@@ -28,13 +27,10 @@ from harness.experiment import load_experiment_text
 from harness.mesh import MemoryBackend
 from harness.report import RunResult
 from harness.runner import RunOptions, Target, _Run
-from tests.api_runs import api_target, istio_state, run_on_api, without_load
+from tests.api_runs import REVIEWS_VS, api_target, istio_state, run_on_api, without_load
 from tests.cluster import ApiCluster
 
-VS = yaml.safe_load("""
-metadata: {name: reviews, namespace: shop}
-spec: {hosts: [reviews], http: [{name: main, route: [{destination: {host: reviews}}]}]}
-""")
+VS = REVIEWS_VS
 EXPERIMENT = """
 apiVersion: harness/v1
 kind: Experiment
