@@ -105,6 +105,10 @@ class _Judge:
         grown = self.prom.growth(query, window, edges="outer", interval_s=self.interval_s)
         if grown.series == 0 or grown.covered is None:
             return _inconclusive(self._no_envoy_series(query, window), window, self.base, query=query)
+        if grown.covered[1] < window.end:  # events after the last scrape are not counted yet: "below" would be hollow
+            return _inconclusive(f"Prometheus has no scrape after the window's end yet (last at {grown.covered[1]:.0f}, "
+                                 f"scrape interval {self.interval_s:g} s): the count would be partial", window,
+                                 self.base, query=query)
         count = grown.total
         meets = (h.above is None or count > h.above) and (h.below is None or count < h.below)
         return Verdict(outcome=Outcome.PASS if meets else Outcome.FAIL, value=count, interval=(count, count),

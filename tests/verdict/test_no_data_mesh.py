@@ -84,3 +84,19 @@ def test_a_window_shorter_than_four_scrapes_is_inconclusive_phase_too_short(sand
                        namespace="shop")
     assert verdict.outcome is Outcome.INCONCLUSIVE
     assert verdict.reason == "phase too short: fault: 3s gives 3 scrapes at 1 s; at least 4s needed"
+
+
+def test_an_event_count_without_a_scrape_after_the_window_is_partial_so_inconclusive(sandbox: Any) -> None:
+    """Retries that may still come after Prometheus's last scrape must not make "below" a PASS."""
+    from tests.conftest import Client
+
+    Client(sandbox.gateway_url).many(10, "/")
+    time.sleep(3)
+    now = time.time()
+    ahead = Timeline({"fault": Window(now - 10, now + 30)}, Window(now - 10, now + 30), scrape_interval_s=1.0)
+    h = Hypothesis.model_validate({"name": "few retries", "measure": "retries", "source": "mesh",
+                                   "service": "productcatalog", "subset": "v1", "below": 1000})
+    verdict = evaluate(h, samples=EMPTY, timeline=ahead, prometheus=Prometheus(sandbox.prometheus_url),
+                       namespace="shop")
+    assert verdict.outcome is Outcome.INCONCLUSIVE
+    assert verdict.reason.startswith("Prometheus has no scrape after the window's end yet"), verdict.reason
