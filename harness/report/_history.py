@@ -52,6 +52,7 @@ def _verdict(data: dict[str, Any]) -> Verdict:
         if kwargs.get(key) is not None:
             kwargs[key] = tuple(_number(v) for v in kwargs[key])
     kwargs["value"] = _number(kwargs.get("value"))
+    kwargs["assumptions"] = tuple(kwargs.get("assumptions") or ())
     return Verdict(**kwargs)
 
 

@@ -30,10 +30,22 @@ class Verdict:
     query: str = ""
     window: tuple[float, float] | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # what the Istio/Envoy semantics predicted for this measure (harness predict), and on which assumptions
+    predicted: float | None = None
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def surprise(self) -> bool:
+        """The observed interval excludes the prediction: the finding a game day exists for."""
+        if self.predicted is None or self.interval is None:
+            return False
+        low, high = self.interval
+        return not low <= self.predicted <= high
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["outcome"] = self.outcome.value
+        data["surprise"] = self.surprise
         return _finite(data)
 
 
