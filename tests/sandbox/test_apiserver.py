@@ -169,6 +169,28 @@ def test_stock_kubectl_applies_gets_and_checks_access(cluster: ApiCluster, admin
     assert "deleted" in kubectl("delete", "-f", str(manifest)).stdout
 
 
+@needs_kubectl
+def test_a_namespace_is_read_labelled_and_shown_by_its_name(cluster: ApiCluster, tmp_path: Path) -> None:
+    # A Namespace is cluster-scoped: it is stored without a namespace, while a request for namespaces/NAME carries
+    # NAME as its namespace attribute for authorization (k8s.io/apiserver pkg/endpoints/request/requestinfo.go:
+    # "if the resource is namespaces, the namespace is the name"). Lint reads namespace labels this way (ambient).
+    config = cluster.kubeconfig(tmp_path / "kubeconfig")
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["kubectl", "--kubeconfig", str(config), *args], capture_output=True, text=True,
+                              timeout=60)
+
+    assert kubectl("label", "namespace", "load", "istio.io/dataplane-mode=ambient").returncode == 0
+    shown = kubectl("get", "namespace", "load", "--show-labels")
+    assert shown.returncode == 0, shown.stderr
+    header, row = shown.stdout.splitlines()
+    assert header.split() == ["NAME", "STATUS", "AGE", "LABELS"] and row.split()[:2] == ["load", "Active"]
+    assert "istio.io/dataplane-mode=ambient" in row
+    assert json.loads(kubectl("get", "ns", "load", "-o", "json").stdout)["metadata"]["labels"] == {
+        "istio.io/dataplane-mode": "ambient"}
+    assert kubectl("get", "ns", "nosuch").stderr.strip() == 'Error from server (NotFound): namespaces "nosuch" not found'
+
+
 def _discovered(admin: KubeApi, path: str) -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in admin.request("GET", path)["resources"]}
 

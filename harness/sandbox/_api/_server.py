@@ -52,6 +52,12 @@ class Target:
     def api_version(self) -> str:
         return self.resource.api_version(self.version)
 
+    @property
+    def stored_in(self) -> str:
+        """The namespace the object is stored under: "" for cluster-scoped objects. A Namespace's own name is its
+        request's namespace for authorization (k8s.io/apiserver RequestInfoFactory) but not where it is stored."""
+        return self.namespace if self.resource.namespaced else ""
+
 
 class ApiServer:
     """The API's state and behaviour; ``serve`` puts it behind HTTPS."""
@@ -344,7 +350,11 @@ class Handler(BaseHTTPRequestHandler):
             self._send(201, api.review(user, target, body or {}))
             return
         if attrs.verb == "get":
-            self._send(200, api.present(target, registry.get(resource, target.namespace, target.name)))
+            found = registry.get(resource, target.stored_in, target.name)
+            if "as=Table" in (self.headers.get("Accept") or ""):  # `kubectl get KIND NAME` prints the same columns
+                self._send(200, discovery.as_table(resource, [found], found["metadata"]["resourceVersion"]))
+                return
+            self._send(200, api.present(target, found))
         elif attrs.verb == "list":
             items, version = api.list(target, query)
             if "as=Table" in (self.headers.get("Accept") or ""):
@@ -361,7 +371,7 @@ class Handler(BaseHTTPRequestHandler):
                                       api_version=target.api_version)
             self._send(201, api.present(target, created))
         elif attrs.verb == "update":
-            updated = registry.update(resource, target.namespace, target.name, body, subresource=target.subresource,
+            updated = registry.update(resource, target.stored_in, target.name, body, subresource=target.subresource,
                                       manager=manager, dry_run=dry_run, api_version=target.api_version)
             self._send(200, api.present(target, updated))
         elif attrs.verb == "patch":
@@ -369,12 +379,12 @@ class Handler(BaseHTTPRequestHandler):
             if content_type not in PATCH_TYPES:
                 raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
                                f"accepted media types include: {', '.join(PATCH_TYPES)}")
-            patched = registry.patch(resource, target.namespace, target.name, content_type, body,
+            patched = registry.patch(resource, target.stored_in, target.name, content_type, body,
                                      subresource=target.subresource, manager=manager,
                                      force=_truthy(query.get("force")), dry_run=dry_run, api_version=target.api_version)
             self._send(200, api.present(target, patched))
         elif attrs.verb == "delete":
-            removed = registry.delete(resource, target.namespace, target.name, body or {}, dry_run=dry_run)
+            removed = registry.delete(resource, target.stored_in, target.name, body or {}, dry_run=dry_run)
             if resource.returns_object or removed["metadata"].get("deletionTimestamp"):
                 self._send(200, api.present(target, removed))
             else:
