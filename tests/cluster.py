@@ -92,6 +92,14 @@ class ApiCluster:
     def fail_next(self, count: int, status: int = 500) -> None:
         self.admin.request("POST", "/debug/faults", {"count": count, "status": status})
 
+    def lose_answers(self, *, after: int, status: int = 504) -> None:
+        """After ``after`` requests that go through, the next one takes effect but answers ``status`` (a timeout
+        after commit: the client cannot tell whether it happened)."""
+        if after:
+            self.admin.request("POST", "/debug/faults", {"count": after, "delay_s": 0.001})
+        self.admin.request("POST", "/debug/faults", {"count": 1, "status": status, "after_commit": True,
+                                                     "replace": not after})
+
     def delay_next(self, count: int, seconds: float) -> None:
         self.admin.request("POST", "/debug/faults", {"count": count, "delay_s": seconds})
 

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from harness.errors import BackendError, ConflictError, ExperimentError, NotFoundError, TransientBackendError
@@ -21,7 +21,19 @@ from harness.experiment import Fault
 from harness.istio import resolve_host
 from harness.istio._merge import has_fault, merge_fault, new_virtual_service_spec
 from harness.mesh._backend import MeshBackend, MeshObject, list_widely
-from harness.mesh._marks import APPLIED, CREATED, EXPIRES, ORIGINAL, OWNER, RUN_ID, VIRTUAL_SERVICE, digest, new_marks
+from harness.mesh._marks import (
+    APPLIED,
+    CREATED,
+    EXPIRES,
+    ORIGINAL,
+    OWNER,
+    RUN_ID,
+    VIRTUAL_SERVICE,
+    annotations_of,
+    chaos_routes,
+    digest,
+    new_marks,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,15 +102,24 @@ def _inventory(objects: list[MeshObject], namespace: str) -> str:
 
 def inject(backend: MeshBackend, fault: Fault, *, namespace: str, run_id: str, owner: str,
            ttl_s: float) -> AppliedFault:
-    """Merge ``fault`` into the live VirtualService (or create one), marked for restore."""
+    """Merge ``fault`` into the live VirtualService (or create one), marked for restore.
+
+    A retried write checks first whether the previous one landed although its answer was lost (a timeout after
+    commit): merging again would add a second chaos route and take the faulted spec for the original.
+    """
+    sent: list[AppliedFault] = []  # the write in flight: what it started from and what it wrote
+
     def attempt() -> AppliedFault:
         live = find_virtual_service(backend, fault, namespace)
+        if sent and live is not None and _landed(live, sent[-1], run_id):
+            return replace(sent[-1], after=live)
         if live is None:
             name = f"chaos-{run_id}-{fault.host.split('.')[0]}"[:63]
             obj = {"kind": VIRTUAL_SERVICE, "metadata": {"name": name, "namespace": namespace, "annotations": {
                        **new_marks(run_id, owner, ttl_s), CREATED: "true"}},
                    "spec": new_virtual_service_spec(fault.host, fault, run_id)}
-            return AppliedFault(namespace, name, run_id, True, None, backend.create_object(obj), fault=fault)
+            sent.append(AppliedFault(namespace, name, run_id, True, None, obj, fault=fault))
+            return replace(sent[-1], after=backend.create_object(obj))
         _refuse_if_locked(live, run_id)
         marked = copy.deepcopy(live)
         annotations = marked["metadata"].setdefault("annotations", {})
@@ -106,10 +127,20 @@ def inject(backend: MeshBackend, fault: Fault, *, namespace: str, run_id: str, o
         annotations.update(new_marks(run_id, owner, ttl_s))
         marked["spec"] = merge_fault(live["spec"], fault, run_id)
         created = annotations.get(CREATED) == "true"
-        return AppliedFault(namespace, live["metadata"]["name"], run_id, created, live, backend.replace_object(marked),
-                            fault=fault)
+        sent.append(AppliedFault(namespace, live["metadata"]["name"], run_id, created, live, marked, fault=fault))
+        return replace(sent[-1], after=backend.replace_object(marked))
 
     return with_retries(attempt, what=f"inject the fault on {fault.host}")
+
+
+def _landed(live: MeshObject, sent: AppliedFault, run_id: str) -> bool:
+    """Whether ``live`` is the result of the write ``sent`` (which the caller never heard back from)."""
+    if annotations_of(live).get(RUN_ID) != run_id or live["metadata"]["name"] != sent.name:
+        return False
+    if sent.kind != VIRTUAL_SERVICE:
+        return annotations_of(live).get(APPLIED) == annotations_of(sent.after).get(APPLIED)
+    before = chaos_routes(sent.before["spec"], run_id) if sent.before is not None else []
+    return chaos_routes(live["spec"], run_id) == chaos_routes(sent.after["spec"], run_id) != before
 
 
 def apply_policy(backend: MeshBackend, obj: MeshObject, *, run_id: str, owner: str, ttl_s: float) -> AppliedFault:
@@ -117,11 +148,15 @@ def apply_policy(backend: MeshBackend, obj: MeshObject, *, run_id: str, owner: s
     kind, meta = obj["kind"], obj["metadata"]
     namespace, name = meta.get("namespace", "default"), meta["name"]
 
+    sent: list[AppliedFault] = []  # the write in flight (see inject: its answer may be lost after it landed)
+
     def attempt() -> AppliedFault:
         try:
             live: MeshObject | None = backend.get_object(kind, namespace, name)
         except NotFoundError:
             live = None
+        if sent and live is not None and _landed(live, sent[-1], run_id):
+            return replace(sent[-1], after=live)
         desired = copy.deepcopy(obj)
         desired["metadata"] = copy.deepcopy(live["metadata"]) if live else {"name": name, "namespace": namespace}
         annotations = desired["metadata"].setdefault("annotations", {})
@@ -129,10 +164,12 @@ def apply_policy(backend: MeshBackend, obj: MeshObject, *, run_id: str, owner: s
         annotations[APPLIED] = digest(obj["spec"])
         if live is None:
             annotations[CREATED] = "true"
-            return AppliedFault(namespace, name, run_id, True, None, backend.create_object(desired), kind)
+            sent.append(AppliedFault(namespace, name, run_id, True, None, desired, kind))
+            return replace(sent[-1], after=backend.create_object(desired))
         _refuse_if_locked(live, run_id)
         annotations.setdefault(ORIGINAL, json.dumps(live["spec"], sort_keys=True))
-        return AppliedFault(namespace, name, run_id, False, live, backend.replace_object(desired), kind)
+        sent.append(AppliedFault(namespace, name, run_id, False, live, desired, kind))
+        return replace(sent[-1], after=backend.replace_object(desired))
 
     return with_retries(attempt, what=f"apply {kind} {namespace}/{name}")
 

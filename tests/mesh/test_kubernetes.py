@@ -73,6 +73,37 @@ def test_api_errors_are_retried_with_backoff(apiserver: ApiCluster, kubeconfig: 
     assert restore(backend, "shop", "reviews", "r1").action == "restored"
 
 
+def test_an_injection_whose_answer_was_lost_is_not_written_twice(apiserver: ApiCluster, kubeconfig: Path) -> None:
+    # A write can commit and still answer 504 (the request outlived its timeout); the retry must see that it landed
+    # instead of merging the fault a second time into the already faulted spec.
+    original = apiserver.put(VS)
+    backend = KubernetesBackend(config_file=str(kubeconfig))
+    apiserver.lose_answers(after=1)  # the list goes through, the replace lands and answers 504
+    applied = inject(backend, FAULT, namespace="shop", run_id="r1", owner="ci", ttl_s=60)
+    live = apiserver.get("shop", "reviews")
+    assert live is not None and [r["name"] for r in live["spec"]["http"]] == ["chaos-r1-main", "main"]
+    assert applied.before is not None and applied.before["spec"] == original["spec"]
+    assert applied.after["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
+    assert restore(backend, "shop", "reviews", "r1").action == "restored"
+    assert spec_and_annotations(apiserver.get("shop", "reviews")) == spec_and_annotations(original)
+
+
+def test_a_created_policy_whose_answer_was_lost_is_still_deleted_at_restore(apiserver: ApiCluster,
+                                                                            kubeconfig: Path) -> None:
+    from harness.mesh import apply_policy
+
+    backend = KubernetesBackend(config_file=str(kubeconfig))
+    rule = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "reviews-od", "namespace": "shop"},
+            "spec": {"host": "reviews", "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 1}}}}
+    apiserver.lose_answers(after=1)  # the get (404) goes through, the create lands and answers 504
+    applied = apply_policy(backend, rule, run_id="r1", owner="ci", ttl_s=60)
+    assert applied.created and applied.before is None
+    assert restore(backend, "shop", "reviews-od", "r1", kind="DestinationRule").action == "deleted"
+    with pytest.raises(NotFoundError):
+        backend.get_object("DestinationRule", "shop", "reviews-od")
+
+
 def test_a_restore_that_keeps_failing_raises(apiserver: ApiCluster, kubeconfig: Path) -> None:
     apiserver.put(VS)
     backend = KubernetesBackend(config_file=str(kubeconfig))

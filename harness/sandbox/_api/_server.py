@@ -75,9 +75,14 @@ class ApiServer:
 
     def set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /debug/faults`` (system:masters only): the next ``count`` resource requests answer
-        ``status`` or wait ``delay_s`` first; how tests make a cluster's API flaky (5xx storms, slowness)."""
+        ``status`` or wait ``delay_s`` first; how tests make a cluster's API flaky (5xx storms, slowness). With
+        ``after_commit`` the request is carried out and only its answer is ``status`` (kube-apiserver answers 504
+        when a write outlives the request timeout yet commits): the client cannot tell whether it happened."""
         count = int(body.get("count") or 0)
-        entry = ("delay", float(body["delay_s"])) if body.get("delay_s") else ("status", float(body.get("status", 500)))
+        if body.get("delay_s"):
+            entry = ("delay", float(body["delay_s"]))
+        else:  # lost: the request takes effect, then the answer is an error (a timeout after the write committed)
+            entry = ("lost" if body.get("after_commit") else "status", float(body.get("status", 500)))
         with self.faults_lock:
             self.faults = [entry] * count if body.get("replace", True) else self.faults + [entry] * count
             return {"pending": len(self.faults)}
@@ -299,6 +304,9 @@ class Handler(BaseHTTPRequestHandler):
             fault = self.api.next_fault() if target is not None else None
             if fault and fault[0] == "delay":
                 time.sleep(fault[1])
+            elif fault and fault[0] == "lost" and target is not None:
+                self._carry_out_then_lose(method, target, query, body, user, int(fault[1]))
+                return
             elif fault:
                 code = int(fault[1])
                 reason = "ServiceUnavailable" if code == 503 else "InternalError"
@@ -316,6 +324,20 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug here must still be an answer, as the real server's panic filter gives
             log.exception("internal error on %s %s", method, self.path)
             self._send(500, ApiError(500, "InternalError", f"Internal error occurred: {exc}").status())
+
+    def _carry_out_then_lose(self, method: str, target: Target, query: dict[str, str], body: Any, user: Any,
+                             code: int) -> None:
+        attrs = self.api.attributes(method, target, query)
+        self.api.check(user, attrs, target.resource.group_resource)
+        self._swallowing = True
+        try:
+            self._resource(method, target, attrs, query, body, user)
+        except ApiError:
+            pass
+        finally:
+            self._swallowing = False
+        self._send(code, ApiError(code, "Timeout", "Timeout: request did not complete within requested timeout - "
+                                  "context deadline exceeded (injected by the sandbox after the write)").status())
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -406,6 +428,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send_raw(code, json.dumps(body).encode(), "application/json")
 
     def _send_raw(self, code: int, data: bytes, content_type: str) -> None:
+        if getattr(self, "_swallowing", False):  # the answer of a request whose answer is to be lost
+            return
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
