@@ -21,7 +21,11 @@ def wilson_interval(successes: float, trials: float, confidence: float = 0.95) -
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # with no successes (or no failures) the bound is exactly 0 (or 1); centre - half leaves a rounding residue
+    # like 4e-19, which would make a predicted 0 fall outside the interval (a false surprise)
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= trials else min(1.0, centre + half)
+    return (low, high)
 
 
 def trials_needed(rate: float, bound: float, confidence: float = 0.95, *, limit: int = 10_000_000) -> int | None:

@@ -36,6 +36,12 @@ def test_wilson_interval_equals_scipys(k: int, n: int, confidence: float) -> Non
     assert wilson_interval(k, n, confidence) == pytest.approx((expected.low, expected.high), abs=1e-12)
 
 
+@pytest.mark.parametrize("n", [3, 900, 12_345])
+def test_no_events_gives_exactly_zero_and_all_events_exactly_one(n: int) -> None:
+    # a predicted 0 (or 1) must lie inside: a rounding residue of 4e-19 made it a false "surprise"
+    assert wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+
+
 def test_no_trials_is_the_whole_range() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
