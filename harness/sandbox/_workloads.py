@@ -102,7 +102,15 @@ def rbac_objects(namespace: str, path: Path | None = None) -> list[dict[str, Any
     except yaml.YAMLError as exc:
         raise SandboxError(f"{path}: invalid YAML: {exc}") from None
     for doc in documents:
-        doc.setdefault("metadata", {})["namespace"] = namespace
+        meta = doc.setdefault("metadata", {})
+        if doc.get("kind", "").startswith("Cluster"):  # cluster-scoped: named after the namespace they serve
+            meta["name"] = meta["name"].removesuffix("-shop") + f"-{namespace}"
+            doc.get("roleRef", {})["name"] = meta["name"]
+            for rule in doc.get("rules") or []:
+                if rule.get("resourceNames") == ["shop"]:
+                    rule["resourceNames"] = [namespace]
+        else:
+            meta["namespace"] = namespace
         for subject in doc.get("subjects") or []:
             if subject.get("kind") == "ServiceAccount":
                 subject["namespace"] = namespace

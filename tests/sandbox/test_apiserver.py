@@ -135,6 +135,17 @@ def test_rbac_answers_403_with_the_real_message(harness_api: KubeApi) -> None:
     assert harness_api.list("VirtualService", "shop") == []
 
 
+def test_the_harness_reads_its_own_namespace_and_no_other(harness_api: KubeApi) -> None:
+    # deploy/rbac.yaml's ClusterRole names one Namespace (resourceNames; RBAC docs, "Referring to resources"):
+    # lint reads its labels (ambient mode), and nothing else at cluster scope
+    assert harness_api.request("GET", "/api/v1/namespaces/shop")["metadata"]["name"] == "shop"
+    with pytest.raises(KubernetesError, match='cannot get resource "namespaces" in API group "" in the namespace '
+                                              '"load"'):
+        harness_api.request("GET", "/api/v1/namespaces/load")
+    with pytest.raises(KubernetesError, match='cannot list resource "namespaces"'):
+        harness_api.request("GET", "/api/v1/namespaces")
+
+
 def test_a_wrong_token_is_401(cluster: ApiCluster) -> None:
     api = KubeApi.connect(cluster.url, cluster.endpoint.ca_cert, "not-a-token")
     try:
