@@ -20,6 +20,7 @@
     │   ├── QueryError
     │   └── NoDataError
     ├── ReportError
+    ├── AlertsError                Alertmanager could not be asked (unreachable, refused, an answer not understood)
     └── NotifyError                a notification receiver failed: noted in the run, never fails it
 
 Every error carries a one-line message and, where it helps, a ``hint`` that tells the user what
@@ -158,6 +159,10 @@ class NoDataError(MetricsError):
 
 class ReportError(HarnessError):
     """A report could not be written or read."""
+
+
+class AlertsError(HarnessError):
+    """Alertmanager did not answer, refused the query, or answered something that is not its v2 API."""
 
 
 class NotifyError(HarnessError):

@@ -1,5 +1,6 @@
 """Experiment definitions: the pydantic model and YAML loading with located errors."""
 
+from harness.experiment._guardrails import AlertGuardrail, Matcher
 from harness.experiment._load import LoadedExperiment, load_experiment_text, load_experiments
 from harness.experiment._model import (
     ENVOY_COUNTERS,
@@ -22,7 +23,7 @@ from harness.experiment._notify import (
 )
 
 __all__ = [
-    "ENVOY_COUNTERS", "EVENT_NAMES", "RUN_HEADER", "Experiment", "Failure", "Fault", "GrafanaReceiver", "Hypothesis",
-    "Load", "LoadedExperiment", "Notify", "Phases", "Scope", "SlackReceiver", "WebhookReceiver", "load_experiment_text",
-    "load_experiments", "load_notify_config",
+    "ENVOY_COUNTERS", "EVENT_NAMES", "RUN_HEADER", "AlertGuardrail", "Experiment", "Failure", "Fault", "GrafanaReceiver",
+    "Hypothesis", "Load", "LoadedExperiment", "Matcher", "Notify", "Phases", "Scope", "SlackReceiver", "WebhookReceiver",
+    "load_experiment_text", "load_experiments", "load_notify_config",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -27,8 +28,13 @@ def prometheus_binary() -> str:
     return found
 
 
-def write_config(layout: Layout, root: Path, *, scrape_interval_s: float = 1.0) -> Path:
-    """Scrape jobs named as a real mesh's usually are: Envoy stats per pod, and Istio's metrics."""
+def write_config(layout: Layout, root: Path, *, scrape_interval_s: float = 1.0,
+                 alerting: Mapping[str, object] | None = None) -> Path:
+    """Scrape jobs named as a real mesh's usually are: Envoy stats per pod, and Istio's metrics.
+
+    ``alerting``: rule_files and alerting.alertmanagers (harness/sandbox/_alertmanager.py), when the
+    sandbox runs an Alertmanager.
+    """
     interval = f"{scrape_interval_s:g}s"
     envoy_targets = [
         {"targets": [f"127.0.0.1:{p.admin_port}"],
@@ -42,6 +48,7 @@ def write_config(layout: Layout, root: Path, *, scrape_interval_s: float = 1.0) 
             {"job_name": "istio-mesh", "metrics_path": "/metrics",
              "static_configs": [{"targets": [f"127.0.0.1:{layout.telemetry_port}"]}]},
         ],
+        **(alerting or {}),
     }
     root.mkdir(parents=True, exist_ok=True)
     path = root / "prometheus.yml"

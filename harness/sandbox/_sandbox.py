@@ -4,7 +4,8 @@
 starts, detached: the Kubernetes API server (seeded with namespaces, RBAC, Services, Endpoints,
 Deployments, Pods and the Istio objects), demo services, per-workload Envoys, the telemetry
 exporter, Prometheus (scraping every ``scrape_interval_s``, 15 s by default as clusters do) and
-istiod (watching the API and pushing to the Envoys ``push_delay_s`` after a change). Every PID is
+istiod (watching the API and pushing to the Envoys ``push_delay_s`` after a change), and with
+``alertmanager=True`` an Alertmanager fed by Prometheus's alert rules. Every PID is
 recorded in ``state.json`` so ``Sandbox.attach(...).stop()`` works from any process. The harness
 reaches it like any cluster: ``kubeconfig_path`` with the context ``harness_context``.
 """
@@ -22,6 +23,14 @@ from harness._net import free_ports, http_get, http_json
 from harness._process import ChildProcess, ProcessRecord, is_running, start_process, stop_process, wait_until
 from harness.errors import SandboxError, SandboxNotRunning
 from harness.istio import load_istio
+from harness.sandbox._alertmanager import (
+    alertmanager_binary,
+    apply_alerting,
+    check_rule_files,
+    default_rule_files,
+    start_alertmanager,
+    wait_alertmanager_ready,
+)
 from harness.sandbox._cluster import (
     ADMIN_CONTEXT,
     CONTEXT,
@@ -78,6 +87,8 @@ class Sandbox:
         progress: Progress | None = None,
         scrape_interval_s: float = DEFAULT_SCRAPE_INTERVAL_S,
         push_delay_s: float = DEFAULT_PUSH_DELAY_S,
+        alertmanager: bool = False,
+        alert_rules: Sequence[Path] | None = None,
     ) -> Sandbox:
         """Validate input, start every process, and return once istiod pushed and Prometheus scraped them all."""
         say = progress or (lambda _: None)
@@ -85,6 +96,7 @@ class Sandbox:
         topo = load_topology(topology)
         istio = load_istio(list(mesh) if mesh else [DEFAULT_MESH])
         prometheus_binary()  # fail before starting anything
+        rules = _alerting_input(alert_rules) if alertmanager else []
         _refuse_if_running(state_dir)
         if not 0.2 <= scrape_interval_s <= 300:
             raise SandboxError(f"scrape interval {scrape_interval_s:g}s is out of range", hint="use 0.2 to 300 seconds")
@@ -106,6 +118,8 @@ class Sandbox:
         sandbox = cls(state_dir, state, owned=True)
         try:
             sandbox._launch(translation, [r.raw for r in istio.resources], say)
+            if alertmanager:
+                sandbox.enable_alerting(rules, progress=say)
         except BaseException:
             sandbox.stop()
             raise
@@ -211,6 +225,36 @@ class Sandbox:
         return ADMIN_CONTEXT
 
     @property
+    def alertmanager_url(self) -> str | None:
+        """The sandbox's Alertmanager (None unless started with alertmanager=True or enable_alerting)."""
+        url = self._state.get("alertmanager_url")
+        return str(url) if url else None
+
+    def enable_alerting(self, rules: Sequence[Path] | None = None, *, progress: Progress | None = None) -> str:
+        """Start Alertmanager (once) and have Prometheus evaluate ``rules`` and send it their alerts; return its URL.
+
+        ``rules`` defaults to the demo shop's example (deploy/prometheus/shop-alerts.rules.yml). Works on a
+        running sandbox too: Prometheus reloads its config, nothing else restarts.
+        """
+        say = progress or (lambda _: None)
+        rule_files = _alerting_input(rules)
+        url = self.alertmanager_url
+        if url is None:
+            say("starting Alertmanager")
+            port = free_ports(1)[0]
+            child = self._spawn(start_alertmanager(self.state_dir / "alertmanager", port, self.state_dir / "logs"))
+            url = f"http://127.0.0.1:{port}"
+            wait_alertmanager_ready(child, url)
+            self._state["alertmanager_url"] = url
+        say(f"Prometheus evaluates {', '.join(p.name for p in rule_files)} and sends alerts to Alertmanager")
+        copies = apply_alerting(self.layout, self.state_dir / "prometheus", self.prometheus_url,
+                                scrape_interval_s=self.scrape_interval_s, alertmanager_port=int(url.rsplit(":", 1)[1]),
+                                rule_files=rule_files)
+        self._state["alert_rules"] = [str(p) for p in copies]
+        self._save_state()
+        return url
+
+    @property
     def istiod_url(self) -> str:
         return str(self._state["istiod_url"])
 
@@ -245,7 +289,8 @@ class Sandbox:
     def urls(self) -> dict[str, str]:
         return {"gateway_url": self.gateway_url, "prometheus_url": self.prometheus_url,
                 "admin_url": self.admin_url, "kubeconfig": str(self.kubeconfig_path),
-                "api_url": str(self._state.get("api_url", "")), "state_dir": str(self.state_dir)}
+                "api_url": str(self._state.get("api_url", "")), "state_dir": str(self.state_dir),
+                **({"alertmanager_url": self.alertmanager_url} if self.alertmanager_url else {})}
 
     def processes(self) -> list[ProcessRecord]:
         current = read_state(self.state_dir) or self._state  # a pod restart replaces a record
@@ -329,6 +374,12 @@ class Sandbox:
         return path
 
 
+def _alerting_input(rules: Sequence[Path] | None) -> list[Path]:
+    """Alertmanager on PATH and readable rule files, checked before any process starts."""
+    alertmanager_binary()
+    return check_rule_files(list(rules) if rules else default_rule_files())
+
+
 def _running_state(state_dir: Path) -> dict[str, Any] | None:
     state = read_state(state_dir)
     if state is None or state.get("status") == "stopped":
@@ -347,7 +398,7 @@ def _prepare_state_dir(state_dir: Path) -> None:
     """Start clean: old xDS files, access logs and TSDB from a previous sandbox must not leak in."""
     import shutil
 
-    for sub in ("envoy", "access", "prometheus", "mesh", "logs", "api"):
+    for sub in ("envoy", "access", "prometheus", "mesh", "logs", "api", "alertmanager"):
         shutil.rmtree(state_dir / sub, ignore_errors=True)
     state_dir.mkdir(parents=True, exist_ok=True)
 
