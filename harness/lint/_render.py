@@ -40,6 +40,21 @@ def render_text(report: LintReport) -> str:
     return "\n\n".join(blocks + [summary])
 
 
+def render_brief(report: LintReport) -> str:
+    """Errors and warnings a line each with their fix (what `harness validate` adds); info only counted."""
+    lines = []
+    for item in report.experiments:
+        for finding in item.sorted_findings():
+            if finding.severity is Severity.INFO:
+                continue
+            lines.append(f"{_where(finding.location)}: {finding.code} {finding.severity.value}: {finding.message}")
+            lines.append(f"    fix: {finding.suggested_fix}")
+    infos = report.count(Severity.INFO)
+    if infos:
+        lines.append(f"{infos} info finding(s): `harness lint` shows them")
+    return "\n".join(lines)
+
+
 def _experiment_text(item: ExperimentLint) -> str:
     lines = [f"== {item.name} ({_where(item.location)}), against {item.mesh}"]
     for finding in item.sorted_findings():

@@ -87,6 +87,26 @@ def _cluster(namespace: str, options: MeshOptions) -> MeshSnapshot:
     return MeshSnapshot(f"cluster context {backend.context}", live, notes=_unread(live))
 
 
+def read_backend_mesh(backend: Any, namespace: str, *, description: str, topology: Any = None,
+                      scrape_interval_s: float | None = None) -> MeshSnapshot:
+    """The mesh behind an open backend, as a run sees it at preflight; never raises (the note says what failed)."""
+    from harness.mesh import KubernetesBackend
+
+    if isinstance(backend, KubernetesBackend):
+        reader: Any = KubernetesLiveReader(backend)
+    elif isinstance(backend, MemoryLiveReader):
+        reader = backend
+    else:  # an in-memory backend of unit tests: Istio objects only, no pods or endpoints to read
+        return MeshSnapshot(description, None, topology, scrape_interval_s,
+                            notes=(f"{type(backend).__name__} serves no pods or endpoints: live objects not checked",))
+    try:
+        live = read_live(reader, namespace)
+    except BackendError as exc:
+        return MeshSnapshot(f"{description} (unreadable)", None, topology, scrape_interval_s, notes=(
+            f"the live objects could not be read ({exc.message}): only the experiment and its policies were checked",))
+    return MeshSnapshot(description, live, topology, scrape_interval_s, _unread(live))
+
+
 def _unread(live: LiveMesh) -> tuple[str, ...]:
     notes = [f"not read: {what}; the checks that need it were skipped" for what in live.unread]
     if not live.cluster_wide:

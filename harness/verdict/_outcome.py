@@ -33,14 +33,16 @@ class Verdict:
     # what the Istio/Envoy semantics predicted for this measure (harness predict), and on which assumptions
     predicted: float | None = None
     assumptions: tuple[str, ...] = ()
+    predicted_range: tuple[float, float] | None = None  # where the semantics give a range (latency overhead...)
 
     @property
     def surprise(self) -> bool:
-        """The observed interval excludes the prediction: the finding a game day exists for."""
+        """The observed interval excludes the prediction (its whole range): the finding a game day exists for."""
         if self.predicted is None or self.interval is None:
             return False
         low, high = self.interval
-        return not low <= self.predicted <= high
+        p_low, p_high = self.predicted_range or (self.predicted, self.predicted)
+        return high < p_low or low > p_high
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -60,6 +62,8 @@ def judge_interval(low: float, high: float, *, below: float | None, above: float
 
 
 def describe_bound(below: float | None, above: float | None) -> str:
+    if below is None and above is None:
+        return "as predicted"  # expect: predicted without bounds
     if below is not None and above is not None:
         return f"between {above:g} and {below:g}"
     return f"below {below:g}" if below is not None else f"above {above:g}"
