@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.errors import BackendError, HarnessError
+from harness.errors import BackendError, HarnessError, NotFoundError
 from harness.mesh import AppliedFault, MeshBackend, RestoreResult, marked_objects, restore, what_is_left
 from harness.report import Change
 
@@ -97,6 +97,7 @@ class ChangeLedger:
             if entry.key not in left:  # e.g. a fault that went out with the policy restored on the same object
                 entry.done = True
                 entry.change.restore = f"nothing of {gone} left (read back)"
+                self._read_final(entry)
         return list(left.values())
 
     def closing_word(self, namespaces: set[str]) -> tuple[bool, str]:
@@ -143,7 +144,20 @@ class ChangeLedger:
         entry.change.restore = outcome.action if outcome.is_done else f"{outcome.action}: {outcome.leftover}"
         if outcome.conflict:
             self._notes.append(f"{entry.label()}: {outcome.detail}")
+        if outcome.is_done:
+            self._read_final(entry)
         return outcome
+
+    def _read_final(self, entry: _Entry) -> None:
+        """Keep the object as the API shows it after its undo: the report's proof of revert (None: deleted)."""
+        try:
+            entry.change.final = self._backend.get_object(*entry.key)
+        except NotFoundError:
+            entry.change.final = None
+        except BackendError as exc:  # the undo itself was read back already; only the report's copy is missing
+            self._notes.append(f"{entry.label()}: reverted, but not read back for the report ({exc.message})")
+            return
+        entry.change.read_back = True
 
     def _check_done(self, entries: list[_Entry], what: str, *, policy_stays: bool = False) -> None:
         """Raise, naming what is left and the command that removes it, unless every undo is done (read back)."""

@@ -82,3 +82,33 @@ def test_the_closing_word_names_a_marked_object_the_ledger_never_heard_of() -> N
     assert word == ("LEFT IN THE CLUSTER by run r1: VirtualService shop/reviews: chaos route chaos-r1-main still in "
                     "spec.http; it still carries run r1's marks (chaos.harness.io/* annotations on it)\n"
                     "  finish it with: harness cleanup --run r1")
+
+
+def test_each_undo_keeps_the_object_read_back_as_the_reports_proof_of_revert() -> None:
+    from harness.report import RevertState, revert_proof
+
+    mesh = MemoryBackend([VS])
+    changes = ledger(mesh)
+    policy = changes.policy_applied(apply_policy(mesh, POLICY, run_id="r1", owner="ci", ttl_s=60))
+    fault = changes.fault_injected(inject(mesh, FAULT, namespace="shop", run_id="r1", owner="ci", ttl_s=60))
+    changes.take_faults_out()
+    assert fault.read_back and fault.final["spec"] == POLICY["spec"]  # the fault out, the policy still in
+    assert revert_proof(fault).state is RevertState.PROVEN  # its own original: the object with the policy
+    assert not policy.read_back and revert_proof(policy).state is RevertState.UNKNOWN
+    changes.restore_policies()
+    assert policy.final["spec"] == VS["spec"] and revert_proof(policy).state is RevertState.PROVEN
+    versions = dict(revert_proof(policy).versions)
+    assert list(versions) == ["before", "with the run's change", "after the revert"]
+    assert len(set(versions.values())) == 3  # three writes, three resourceVersions
+
+
+def test_an_object_changed_after_the_revert_is_not_proven_reverted() -> None:
+    from harness.report import RevertState, revert_proof
+
+    mesh = MemoryBackend([VS])
+    changes = ledger(mesh)
+    fault = changes.fault_injected(inject(mesh, FAULT, namespace="shop", run_id="r1", owner="ci", ttl_s=60))
+    changes.take_faults_out()
+    fault.final = {**fault.final, "spec": {**fault.final["spec"], "hosts": ["reviews", "extra"]}}
+    proof = revert_proof(fault)
+    assert proof.state is RevertState.LEFT and "+- extra" in proof.diff.replace("  ", "")

@@ -8,9 +8,9 @@ from harness.metrics._catalogue import (
     server_errors,
     with_flag,
 )
-from harness.metrics._prometheus import Prometheus, Window, escape_label, selector
+from harness.metrics._prometheus import Prometheus, SentQuery, Window, escape_label, selector
 
 __all__ = [
-    "MeshSelector", "Prometheus", "Window", "duration_buckets", "envoy_cluster_stat", "escape_label", "requests",
-    "selector", "server_errors", "with_flag",
+    "MeshSelector", "Prometheus", "SentQuery", "Window", "duration_buckets", "envoy_cluster_stat", "escape_label",
+    "requests", "selector", "server_errors", "with_flag",
 ]

@@ -8,8 +8,12 @@ are translated into QueryError here, nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import MetricsError, QueryError
@@ -48,12 +52,43 @@ class Window:
         return max(0.0, self.end - self.start)
 
 
+@dataclass(frozen=True)
+class SentQuery:
+    """One request to Prometheus's query API, as sent: the PromQL and its evaluation time, or range and step."""
+
+    query: str
+    time: float | None = None    # /api/v1/query: the evaluation time
+    start: float | None = None   # /api/v1/query_range: start, end, step
+    end: float | None = None
+    step_s: float | None = None
+
+    @property
+    def api(self) -> str:
+        return "query" if self.step_s is None else "query_range"
+
+
 class Prometheus:
     def __init__(self, url: str, *, timeout_s: float = 10.0) -> None:
         from prometheus_api_client import PrometheusConnect
 
         self.url = url
         self._client = PrometheusConnect(url=url, disable_ssl=True, timeout=timeout_s)
+        self._recorders = threading.local()  # per thread: a verdict's queries, not a guardrail's on another thread
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[SentQuery]]:
+        """Collect every query this thread sends inside the block, exactly as it goes out (recordings nest)."""
+        sent: list[SentQuery] = []
+        stack = self._recorders.__dict__.setdefault("stack", [])
+        stack.append(sent)
+        try:
+            yield sent
+        finally:
+            stack.remove(sent)
+
+    def _sent(self, query: SentQuery) -> None:
+        for sent in self._recorders.__dict__.get("stack", []):
+            sent.append(query)
 
     def check(self) -> None:
         try:
@@ -65,10 +100,25 @@ class Prometheus:
                                hint="check target.prometheusUrl / --prometheus-url")
 
     def instant(self, query: str, at: float) -> list[dict[str, Any]]:
+        at = round(at, 3)  # what goes on the wire
+        self._sent(SentQuery(query, time=at))
         try:
             return list(self._client.custom_query(query, params={"time": f"{at:.3f}"}))
         except Exception as exc:
             raise QueryError(f"query failed: {query}: {exc}") from None
+
+    def range(self, query: str, start: float, end: float, step_s: float) -> list[dict[str, Any]]:
+        """A range query (``/api/v1/query_range``): one value per step from ``start`` to ``end``."""
+        start, end = round(start, 3), round(end, 3)
+        self._sent(SentQuery(query, start=start, end=end, step_s=step_s))
+        # the client rounds start and end to whole seconds; the params sent override that with the exact times
+        exact = {"start": f"{start:.3f}", "end": f"{end:.3f}"}
+        try:
+            return list(self._client.custom_query_range(query, datetime.fromtimestamp(start, UTC),
+                                                        datetime.fromtimestamp(end, UTC), f"{step_s:g}s",
+                                                        params=exact))
+        except Exception as exc:
+            raise QueryError(f"range query failed: {query}: {exc}") from None
 
     def scalar(self, query: str, at: float) -> float:
         """The value of a query that sums to one series (0 when there is no series yet)."""
@@ -80,10 +130,7 @@ class Prometheus:
         before = interval_s + 1.0  # a scrape before the window tells existing series from ones born in it
         at = window.end + (interval_s + 1.0 if edges == "outer" else 0.0)
         reach = math.ceil(at - (window.start - before)) + 1
-        try:
-            result = self._client.custom_query(f"{metric_selector}[{reach}s]", params={"time": f"{at:.3f}"})
-        except Exception as exc:
-            raise QueryError(f"query failed: {metric_selector}[{reach}s]: {exc}") from None
+        result = self.instant(f"{metric_selector}[{reach}s]", at)
         from harness.metrics._counters import samples_frame  # pandas: imported when a verdict needs it
 
         return samples_frame(list(result))

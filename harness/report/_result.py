@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from harness.metrics import SentQuery
 from harness.verdict import Outcome, Verdict
 
 
@@ -21,7 +22,7 @@ class RunStatus(StrEnum):
 
 @dataclass
 class Change:
-    """A VirtualService the run changed: its spec before and with the fault."""
+    """An object the run changed: before, with the fault (or policy), and as read back after the revert."""
 
     namespace: str
     name: str
@@ -30,6 +31,24 @@ class Change:
     after: dict[str, Any]
     restore: str = ""
     kind: str = "VirtualService"
+    final: dict[str, Any] | None = None  # read back from the API once the undo was done (None: gone, or not read)
+    read_back: bool = False              # the undo was done and the object was read back (final None = deleted)
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """A query sent to Prometheus for a hypothesis: to judge it (``verdict``) or to draw it (``plot``)."""
+
+    hypothesis: str
+    purpose: str
+    sent: SentQuery
+
+    @classmethod
+    def of(cls, data: QueryRecord | dict[str, Any]) -> QueryRecord:
+        """From the journal's form (the dataclass as a dict) or as is."""
+        if isinstance(data, QueryRecord):
+            return data
+        return cls(data["hypothesis"], data["purpose"], SentQuery(**data["sent"]))
 
 
 @dataclass
@@ -51,6 +70,13 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     load_summary: dict[str, Any] = field(default_factory=dict)
+    lint: list[dict[str, Any]] = field(default_factory=list)  # harness lint's findings at preflight
+    queries: list[QueryRecord] = field(default_factory=list)  # every Prometheus query per mesh hypothesis, as sent
+    fault_evidence: str | None = None  # what showed the fault in requests (client record or FI/DI flags)
+    prometheus_url: str | None = None  # where the mesh queries went: the report links to its graph page
+
+    def __post_init__(self) -> None:
+        self.queries = [QueryRecord.of(q) for q in self.queries]  # a journal read back holds dicts
 
     @property
     def outcome(self) -> Outcome:
