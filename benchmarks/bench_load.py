@@ -60,22 +60,12 @@ def bare_locust(gateway: str, users: int, seconds: int, folder: Path) -> tuple[i
 
 
 def driver(gateway: str, load: Load, seconds: int, folder: Path, *, record: bool = True) -> tuple[int, float]:
-    """The harness's load driver (LoadRun), optionally without the full-resolution recorder."""
+    """The harness's load driver (LoadRun), optionally without the full-resolution recorder (no request hook)."""
     samples = folder / f"samples-{time.monotonic_ns()}.csv"
     plan = LoadPlan(gateway, None, "bench", load, resolve_locustfile(load, None), seconds, samples,
-                    folder / "driver.log")
+                    folder / "driver.log", record=record)
     run = LoadRun(plan)
-    if not record:
-        import harness.load._run as run_module
-
-        original = run_module.SUPPORT_FILE
-        run_module.SUPPORT_FILE = PROFILE  # load the profile twice instead of the recording support file
-        try:
-            run.start()
-        finally:
-            run_module.SUPPORT_FILE = original
-    else:
-        run.start()
+    run.start()
     assert run.child is not None
     cpu = cpu_seconds_while(psutil.Process(run.child.pid), run.child.popen)
     run.stop()

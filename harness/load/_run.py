@@ -37,6 +37,7 @@ class LoadPlan:
     duration_s: float
     samples_path: Path
     log_path: Path
+    record: bool = True  # False: Locust gets no per-request hook at all and samples() is empty (benchmarks)
 
     @property
     def status_path(self) -> Path:
@@ -109,7 +110,7 @@ class LoadRun:
             "parent_pid": os.getpid(),
             "rate_per_user": (load.rate / load.users) if load.rate else None,
             "requests": [r.model_dump() for r in load.requests], "shape": _shape(load), "users": load.users,
-            "spawn_rate": load.spawn_rate, "duration_s": plan.duration_s,
+            "spawn_rate": load.spawn_rate, "duration_s": plan.duration_s, "record": plan.record,
         }
         env = {"HARNESS_LOAD_CONFIG": json.dumps(config), "PYTHONUNBUFFERED": "1"}
         plan.status_path.unlink(missing_ok=True)  # "running" from an earlier Locust must not start the baseline

@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -201,23 +202,18 @@ def _on_init(environment: Any, **_: Any) -> None:
     from locust.runners import MasterRunner, WorkerRunner
 
     config = _config()
-    # this file may be loaded twice (as -f and imported by a profile): one recorder per process
-    if getattr(environment, "harness_recorder", None) is not None:
+    # this file may be loaded twice (as -f and imported by a profile): set up once per process
+    if getattr(environment, "harness_support", False):
         return
+    environment.harness_support = True
     worker = isinstance(environment.runner, WorkerRunner)
     if not config.get("samples_path") and not worker:
         return
-    recorder = environment.harness_recorder = _Recorder(None if worker else config["samples_path"])
-    environment.events.request.add_listener(recorder.on_request)
-    if isinstance(environment.runner, MasterRunner):
-        environment.runner.register_message(MESSAGE, lambda msg, **_: recorder.write_rows(msg.data))
-    if worker:
-        def send_batch(**_: Any) -> None:
-            batch = recorder.take_batch()
-            if batch:
-                environment.runner.send_message(MESSAGE, batch)
-
-        environment.events.test_stop.add_listener(send_batch)
+    # "record": false leaves no request hook at all (benchmarks measure Locust with and without it)
+    recorder = _Recorder(None if worker else config["samples_path"]) if config.get("record", True) else None
+    environment.harness_recorder = recorder
+    send_batch = _start_recording(environment, recorder, worker=worker, master=isinstance(environment.runner,
+                                                                                          MasterRunner))
     parent = int(config.get("parent_pid", 0))
     status_path = None if worker else config.get("status_path")  # workers report to their master instead
     reporter = _StatusReporter(environment, Path(status_path)) if status_path else None
@@ -225,15 +221,17 @@ def _on_init(environment: Any, **_: Any) -> None:
     def flush_and_watch_parent() -> None:
         while True:
             time.sleep(1)
-            if worker:
+            if send_batch is not None:
                 send_batch()
-            recorder.flush()
+            if recorder is not None:
+                recorder.flush()
             if reporter is not None:
                 reporter.report()
             if parent and os.getppid() != parent:
                 # the harness died: nobody listens to the results, so stop loading the gateway, tell
                 # workers to quit, and exit even if the master is still waiting for its workers
-                recorder.close()
+                if recorder is not None:
+                    recorder.close()
                 if environment.runner is not None:
                     environment.runner.quit()
                 gevent.sleep(2)
@@ -242,6 +240,26 @@ def _on_init(environment: Any, **_: Any) -> None:
     import gevent
 
     gevent.spawn(flush_and_watch_parent)
+
+
+def _start_recording(environment: Any, recorder: _Recorder | None, *, worker: bool,
+                     master: bool) -> Callable[..., None] | None:
+    """Hook the recorder on every request event; a worker's rows go to its master. Returns the worker's sender."""
+    if recorder is None:
+        return None
+    environment.events.request.add_listener(recorder.on_request)
+    if master:
+        environment.runner.register_message(MESSAGE, lambda msg, **_: recorder.write_rows(msg.data))
+    if not worker:
+        return None
+
+    def send_batch(**_: Any) -> None:
+        batch = recorder.take_batch()
+        if batch:
+            environment.runner.send_message(MESSAGE, batch)
+
+    environment.events.test_stop.add_listener(send_batch)
+    return send_batch
 
 
 @events.quitting.add_listener

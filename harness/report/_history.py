@@ -24,8 +24,8 @@ def load_result(folder: Path) -> RunResult:
                           hint="pass a folder written by 'harness run'") from None
     names = {f.name for f in fields(RunResult)}
     kwargs = {k: v for k, v in data.items() if k in names}
-    kwargs["verdicts"] = [_verdict(v) for v in data.get("verdicts", [])]
-    kwargs["guardrails"] = [_verdict(v) for v in data.get("guardrails", [])]
+    kwargs["verdicts"] = [verdict_from(v) for v in data.get("verdicts", [])]
+    kwargs["guardrails"] = [verdict_from(v) for v in data.get("guardrails", [])]
     change_names = {f.name for f in fields(Change)}
     kwargs["changes"] = [Change(**{k: v for k, v in c.items() if k in change_names}) for c in data.get("changes", [])]
     kwargs["phases"] = {k: tuple(v) for k, v in data.get("phases", {}).items()}
@@ -44,7 +44,8 @@ def _number(value: Any) -> Any:
     return value
 
 
-def _verdict(data: dict[str, Any]) -> Verdict:
+def verdict_from(data: dict[str, Any]) -> Verdict:
+    """A verdict from its journal (or history store) form."""
     names = {f.name for f in fields(Verdict)}
     kwargs = {k: v for k, v in data.items() if k in names}
     kwargs["outcome"] = Outcome(data["outcome"])
@@ -70,6 +71,34 @@ def regenerate(folder: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class Run:
+    """One experiment run as the history shows it, read from its report folder or from the history store."""
+
+    result: RunResult
+    folder: Path
+    game_day: str  # the folder holding suite.json for a suite run, else the run's own folder
+
+    @property
+    def when(self) -> str:
+        return datetime.fromtimestamp(self.result.started_at, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def game_day_of(folder: Path) -> str:
+    """The suite run a run folder belongs to: its parent when that holds suite.json, else the folder itself."""
+    suite_folder = folder.parent if (folder.parent / "suite.json").exists() else folder
+    return str(suite_folder.resolve())
+
+
+def load_run(folder: Path) -> Run:
+    return Run(load_result(folder), folder, game_day_of(folder))
+
+
+def run_folders(roots: Iterable[Path]) -> list[Path]:
+    """Every folder holding a journal.json under ``roots``."""
+    return [journal.parent for root in roots for journal in sorted(root.glob("**/journal.json"))]
+
+
+@dataclass(frozen=True)
 class HistoryRow:
     when: str
     name: str
@@ -82,17 +111,20 @@ class HistoryRow:
 
 def history(roots: Iterable[Path]) -> list[HistoryRow]:
     """Every run under ``roots`` (newest last), one row each."""
-    rows = []
-    for root in roots:
-        for journal in sorted(root.glob("**/journal.json")):
-            try:
-                result = load_result(journal.parent)
-            except ReportError:
-                continue
-            when = datetime.fromtimestamp(result.started_at, UTC).strftime("%Y-%m-%d %H:%M")
-            passed = sum(v.outcome is Outcome.PASS for v in result.verdicts)
-            rows.append(HistoryRow(when, result.name, result.outcome.value, result.status, passed,
-                                   len(result.verdicts), journal.parent))
+    runs = []
+    for folder in run_folders(roots):
+        try:
+            runs.append(load_run(folder))
+        except ReportError:
+            continue
+    return history_rows(runs)
+
+
+def history_rows(runs: Iterable[Run]) -> list[HistoryRow]:
+    """One listing row per run, oldest first."""
+    rows = [HistoryRow(run.when, run.result.name, run.result.outcome.value, run.result.status,
+                       sum(v.outcome is Outcome.PASS for v in run.result.verdicts), len(run.result.verdicts),
+                       run.folder) for run in runs]
     return sorted(rows, key=lambda r: (r.when, r.name))
 
 

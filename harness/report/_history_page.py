@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ReportError
-from harness.report._history import HistoryRow, load_result
+from harness.report._history import Run
 from harness.report._result import RunResult
-from harness.report._write import png_img
 from harness.verdict import Outcome
 
 # The journal records no measured recovery time, only verdicts; this is what the page derives instead, and says so.
@@ -23,31 +24,19 @@ Measure = Callable[[RunResult], "float | None"]
 
 
 @dataclass(frozen=True)
-class Run:
-    """One experiment run as the page shows it."""
-
-    result: RunResult
-    folder: Path
-    game_day: str  # the folder holding suite.json for a suite run, else the run's own folder
-
-    @property
-    def when(self) -> str:
-        return _date(self.result.started_at)
-
-
-@dataclass(frozen=True)
 class OutcomeChange:
     experiment: str
     before: Run
     after: Run
 
 
-def write_history_page(rows: list[HistoryRow], path: Path) -> Path:
-    """Write the history of ``rows`` as one self-contained HTML page at ``path``."""
-    if not rows:
-        raise ReportError("no runs found: no folder holds a readable journal.json",
-                          hint="pass the folders 'harness run' or 'harness suite' wrote reports into")
-    runs = sorted((_run(row.folder) for row in rows), key=lambda r: r.result.started_at)
+def write_history_page(runs: list[Run], path: Path) -> Path:
+    """Write the history of ``runs`` (from report folders or the history store) as one HTML page at ``path``."""
+    if not runs:
+        raise ReportError("no runs found: no folder holds a readable journal.json and no store holds a run",
+                          hint="pass the folders 'harness run' or 'harness suite' wrote reports into, or "
+                               "--store with the file 'harness run --history-store' appends to")
+    runs = sorted(runs, key=lambda r: r.result.started_at)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_history_page(runs, path.parent))
     return path
@@ -67,17 +56,14 @@ def render_history_page(runs: list[Run], page_dir: Path) -> str:
         latency_missing=_missing(runs, activation_latency_ms),
         recovery_plot=_trend_plot(runs, recovered_within_s, "recovered within (s)", "time to recover"),
         recovery_missing=_missing(runs, recovered_within_s), recovery_source=RECOVERY_SOURCE,
-        link=lambda run: Path(os.path.relpath(run.folder / "report.html", page_dir)).as_posix(),
+        link=lambda run: _link(run, page_dir),
     )
 
 
-def _run(folder: Path) -> Run:
-    suite_folder = folder.parent if (folder.parent / "suite.json").exists() else folder
-    return Run(load_result(folder), folder, str(suite_folder))
-
-
-def _date(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M")
+def _link(run: Run, page_dir: Path) -> str | None:
+    """The run's report.html relative to the page, or None once the report folder was pruned (the store remains)."""
+    report = run.folder / "report.html"
+    return Path(os.path.relpath(report, page_dir)).as_posix() if report.exists() else None
 
 
 def _game_days(runs: list[Run]) -> list[list[Run]]:
@@ -140,7 +126,7 @@ def _score_plot(game_days: list[list[Run]]) -> str:
     axis.plot(times, [resilience_score(group) for group in game_days], marker="o")
     axis.set_ylim(-5, 105)
     axis.set_ylabel("hypotheses passed (%)")
-    return png_img(fig, "resilience score")
+    return svg_figure(fig, "resilience score")
 
 
 def _date_axes() -> tuple[Any, Any]:
@@ -179,8 +165,21 @@ def _trend_plot(runs: list[Run], measure: Measure, label: str, alt: str) -> str:
     for name, points in series.items():
         axis.plot([t for t, _ in points], [v for _, v in points], marker="o", label=name)
     axis.set_ylabel(label)
-    axis.legend(loc="upper left", fontsize=8)
-    return png_img(fig, alt)
+    axis.legend(loc="best", fontsize=8)
+    return svg_figure(fig, alt)
+
+
+def svg_figure(fig: Any, alt: str) -> str:
+    """The figure as inline SVG that scales to the page's column, labelled for screen readers; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]  # inline: no XML declaration or doctype
+    svg = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r'<svg \1', svg, count=1)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{alt}" class="plot" ', 1)
 
 
 # Fits 1280 px: a max-width column, tables that wrap, images scaled to the column; cells carry the word as well as
@@ -188,8 +187,10 @@ def _trend_plot(runs: list[Run], measure: Measure, label: str, alt: str) -> str:
 _HTML = """<!doctype html><html><head><meta charset="utf-8"><title>Chaos experiment history</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1100px}
 table{border-collapse:collapse;max-width:100%}td,th{border:1px solid #ccc;padding:4px 6px;font-size:13px;
-text-align:left;overflow-wrap:anywhere}img{max-width:100%;height:auto}.PASS{background:#e3f4e6}
+text-align:left;overflow-wrap:anywhere}svg.plot{width:100%;height:auto;max-width:100%}.PASS{background:#e3f4e6}
 .FAIL{background:#fbe0e0}.INCONCLUSIVE{background:#fdf0d8}small{color:#555}</style></head><body>
+{% macro run_link(run) %}{% if link(run) %}<a href="{{ link(run) }}">{{ run.result.run_id }}</a>{% else %}
+{{- run.result.run_id }} <small>(report pruned)</small>{% endif %}{% endmacro %}
 <h1>Chaos experiment history</h1>
 <p>{{ runs | length }} runs of {{ experiments | length }} experiment{{ '' if experiments | length == 1 else 's' }},
 {{ runs[0].when }} to {{ runs[-1].when }} (UTC), oldest first.</p>
@@ -201,8 +202,7 @@ text-align:left;overflow-wrap:anywhere}img{max-width:100%;height:auto}.PASS{back
 </td>{% else %}<td>not run</td>{% endif %}{% endfor %}</tr>{% endfor %}</table>
 <h2>Runs that changed outcome</h2>{% if changes %}<ul>{% for c in changes %}<li class="change"><b>{{ c.experiment }}</b>:
 {{ c.before.result.outcome.value }} &rarr; {{ c.after.result.outcome.value }}, from run
-<a href="{{ link(c.before) }}">{{ c.before.result.run_id }}</a> ({{ c.before.when }}) to run
-<a href="{{ link(c.after) }}">{{ c.after.result.run_id }}</a> ({{ c.after.when }})</li>{% endfor %}</ul>
+{{ run_link(c.before) }} ({{ c.before.when }}) to run {{ run_link(c.after) }} ({{ c.after.when }})</li>{% endfor %}</ul>
 {% else %}<p>No experiment changed outcome.</p>{% endif %}
 <h2>Activation latency</h2><p>From the VirtualService write until the fault was seen active.</p>
 {{ latency_plot | safe }}{% for run in latency_missing %}<p>{{ run.result.name }} {{ run.result.run_id }}
