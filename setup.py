@@ -14,8 +14,9 @@ setup(
     package_dir={"harness.loadprofiles": "loadprofiles", "harness.deploy": "deploy"},
     package_data={
         "harness.sandbox": ["demo/*.yaml", "demo/istio/*.yaml"],
+        "harness.report": ["templates/*"],  # report.html's Jinja2 template and stylesheet
         # only the manifests the code reads: the sandbox grants access from rbac.yaml, pods run from locust/
-        "harness.deploy": ["rbac.yaml"],
+        "harness.deploy": ["rbac.yaml", "prometheus/*.yml"],  # the sandbox's example alert rules
         "harness.deploy.locust": ["*.yaml"],
     },
 )

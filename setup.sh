@@ -4,7 +4,7 @@
 #   ./setup.sh            install, then run the example experiment suite on the embedded sandbox
 #   ./setup.sh --no-run   install only (what CI uses)
 #
-# Installs: Prometheus and kubectl (apt, only where they are not on PATH) and a virtualenv in .venv with
+# Installs: Prometheus, Alertmanager, kubectl and Chromium (apt, only where they are not on PATH) and a virtualenv in .venv with
 # the harness and its test tools. Re-running is safe and fast.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,6 +29,16 @@ apt_install() {  # apt_install PACKAGE...: the first package apt knows is instal
 if ! command -v prometheus >/dev/null 2>&1; then
   echo "==> installing Prometheus (apt-get)"
   apt_install prometheus || { echo "prometheus is not on PATH and apt-get cannot install it: install Prometheus 2.x and re-run" >&2; exit 2; }
+fi
+# the report tests lay report.html out in a headless browser (width at 1280 px, print to A4)
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "==> installing Chromium (apt-get; headless, for the report layout tests)"
+  apt_install chromium chromium-browser || echo "chromium could not be installed: the report layout tests will skip" >&2
+fi
+# alert guardrails ask Alertmanager; the sandbox runs one (Debian names the binary prometheus-alertmanager)
+if ! command -v alertmanager >/dev/null 2>&1 && ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  echo "==> installing Alertmanager (apt-get)"
+  apt_install prometheus-alertmanager || { echo "alertmanager is not on PATH and apt-get cannot install it: install Alertmanager 0.2x and re-run" >&2; exit 2; }
 fi
 # the tests drive the sandbox cluster with the stock kubectl, as users do
 if ! command -v kubectl >/dev/null 2>&1; then

@@ -66,6 +66,11 @@ def sandbox_up(
                                                    "1 gives fast feedback).")] = 15.0,
     push_delay: Annotated[float, typer.Option(help="Seconds istiod waits before pushing a config change to the "
                                               "proxies (a loaded cluster takes seconds).")] = 1.0,
+    alertmanager: Annotated[bool, typer.Option("--alertmanager", help="Also run Alertmanager, fed by Prometheus's "
+                                               "alert rules (for alert guardrails).")] = False,
+    alert_rules: Annotated[list[Path] | None, typer.Option(help="Prometheus rule file (repeatable; default: "
+                                                           "deploy/prometheus/shop-alerts.rules.yml); implies "
+                                                           "--alertmanager.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Start the sandbox cluster detached (API server, istiod, Envoys, Prometheus, demo pods) and print its URLs."""
@@ -73,7 +78,8 @@ def sandbox_up(
 
     progress = None if as_json else (lambda message: err.print(f"[dim]{message}[/]", markup=True))
     sandbox = Sandbox.start(topology=topology, mesh=mesh, state_dir=state_dir, progress=progress,
-                            scrape_interval_s=scrape_interval, push_delay_s=push_delay)
+                            scrape_interval_s=scrape_interval, push_delay_s=push_delay,
+                            alertmanager=alertmanager or bool(alert_rules), alert_rules=alert_rules)
     _print_warnings(sandbox.warnings)
     if as_json:
         print(json.dumps(sandbox.urls()))
@@ -127,8 +133,9 @@ def sandbox_status(state_dir: StateDir = None, as_json: JsonFlag = False) -> Non
         out.print(status["message"])
     else:
         out.print("running" if status["running"] else "[red]degraded: some processes are gone[/]", markup=True)
-        for key in ("gateway_url", "prometheus_url", "admin_url", "state_dir"):
-            out.print(f"{key:15} {status[key]}")
+        for key in ("gateway_url", "prometheus_url", "alertmanager_url", "admin_url", "state_dir"):
+            if key in status:
+                out.print(f"{key:15} {status[key]}")
         for name, alive in status["processes"].items():
             out.print(f"  {name:32} {'up' if alive else 'DOWN'}")
     raise typer.Exit(int(ExitCode.OK if status["running"] else ExitCode.FAILED))
@@ -201,6 +208,9 @@ def run(
                                                      "are only inconclusive.")] = False,
     gateway_url: Annotated[str | None, typer.Option(help="Ingress gateway URL (kubernetes backend).")] = None,
     prometheus_url: Annotated[str | None, typer.Option(help="Prometheus URL (kubernetes backend).")] = None,
+    alertmanager_url: Annotated[str | None, typer.Option(help="Alertmanager URL for alert guardrails (beats "
+                                                         "target.alertmanagerUrl; else $ALERTMANAGER_URL or the "
+                                                         "sandbox's own).")] = None,
     allow_namespace: Annotated[list[str] | None, typer.Option(help="Only these namespaces may be touched "
                                                               "(repeatable; default $HARNESS_ALLOWED_NAMESPACES).")] = None,
     allow_production: Annotated[bool, typer.Option("--allow-production", help="Allow contexts/namespaces that "
@@ -213,6 +223,9 @@ def run(
     notify_config: Annotated[Path | None, typer.Option(
         "--notify-config", help="YAML file of webhooks, slack and grafana receivers told about every run (the keys "
         "of an experiment's notify: block); a failing receiver never fails a run.")] = None,
+    history_store: Annotated[Path | None, typer.Option(
+        "--history-store", help="Append one JSON line per run to this file (outcomes, score, latency, recovery), "
+        "which 'harness history --store' reads after report folders are pruned.")] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Run experiments: baseline, inject, fault phase, revert, recovery, verdicts, reports."""
@@ -221,7 +234,7 @@ def run(
 
     options = suites.TargetOptions(sandbox, state_dir, context, kubeconfig, gateway_url, prometheus_url,
                                    allow_production, tuple(allow_namespace or ()),
-                                   sandbox_scrape_interval_s=sandbox_scrape_interval)
+                                   sandbox_scrape_interval_s=sandbox_scrape_interval, alertmanager_url=alertmanager_url)
     experiments = load_experiments(paths)
     notify = load_notify_config(notify_config) if notify_config else None
     if dry_run:
@@ -234,7 +247,20 @@ def run(
     finally:
         _progress.stop()
     _print_suite(result)
+    if history_store is not None:
+        _append_history(history_store, result.runs)
     raise typer.Exit(int(result.exit_code(inconclusive_fails=inconclusive_fails)))
+
+
+def _append_history(store: Path, runs: list[Any]) -> None:
+    """A store that cannot be written is said, not fatal: the suite's exit code stands and its folders hold it all."""
+    from harness.errors import ReportError
+    from harness.report import append_runs
+
+    try:
+        err.print(f"appended {append_runs(store, runs)} run(s) to the history store {store}", markup=False)
+    except ReportError as exc:
+        err.print(f"WARNING {exc}", markup=False)
 
 
 def _dry_run(paths: list[Path], experiments: Any, options: Any) -> str:
@@ -407,14 +433,19 @@ def history_command(
     html: Annotated[Path | None, typer.Option("--html", help="Also write one self-contained HTML page: outcomes, "
                                               "resilience score, activation latency and recovery trends, "
                                               "the runs that changed outcome.")] = None,
+    store: Annotated[Path | None, typer.Option("--store", help="Also read the history store that 'harness run "
+                                               "--history-store' appends to (it outlives pruned report folders); "
+                                               "without folders, only the store is read.")] = None,
 ) -> None:
-    """Show every run under the report folders, and each experiment's trend (for game days)."""
-    from harness.report import history, trends, write_history_page
+    """Show every run under the report folders (and in the store), and each experiment's trend (for game days)."""
+    from harness.report import collect_runs, history_rows, trends, write_history_page
 
-    rows = history(roots or [Path("reports")])
+    collected = collect_runs(roots or ([] if store else [Path("reports")]), store)
+    for skipped in collected.skipped:  # on stderr, like the page's path, so that --json output stays parseable
+        err.print(f"history store: skipped {skipped}", markup=False)
+    rows = history_rows(collected.runs)
     if html is not None:
-        # On stderr, so that --json output stays parseable.
-        err.print(f"wrote {write_history_page(rows, html)}", markup=False)
+        err.print(f"wrote {write_history_page(collected.runs, html)}", markup=False)
     if as_json:
         print(json.dumps([{**r.__dict__, "folder": str(r.folder)} for r in rows]))
         return
@@ -431,12 +462,27 @@ def history_command(
 
 @app.command("validate")
 @handles_errors
-def validate(paths: Annotated[list[Path], typer.Argument(help="Experiment files or folders.")]) -> None:
-    """Check experiment files; errors name file, line, column and field."""
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Experiment files or folders.")],
+    lint: Annotated[bool, typer.Option("--lint/--no-lint", help="Also report lint's errors and warnings "
+                                       "(Istio/Envoy semantics against the mesh, as `harness lint`).")] = True,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when lint finds an error.")] = False,
+) -> None:
+    """Check experiment files; errors name file, line, column and field. Lint's errors and warnings follow
+    (exit 1 on a lint error only with --strict: an experiment may be meant to fail)."""
     from harness.experiment import load_experiments
 
     for loaded in load_experiments(paths):
         out.print(f"ok  {loaded.path}: {loaded.experiment.metadata.name}", markup=False)
+    if not lint:
+        return
+    from harness.lint import MeshOptions, lint_paths, render_brief
+
+    report = lint_paths(paths, MeshOptions())
+    if brief := render_brief(report):
+        out.print(brief, markup=False)
+    if strict and report.exit_code:
+        raise typer.Exit(int(report.exit_code))
 
 
 @app.command("lint")
@@ -466,6 +512,30 @@ def lint_command(
     else:
         out.print(render_text(report), markup=False)
     raise typer.Exit(int(report.exit_code))
+
+
+@app.command("predict")
+@handles_errors
+def predict_command(
+    paths: Annotated[list[Path], typer.Argument(help="Experiment files or folders.")],
+    as_json: JsonFlag = False,
+    backend: Annotated[str | None, typer.Option("--backend", help="sandbox or kubernetes (default: each "
+                                                "experiment's target.backend).")] = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Predict what each hypothesis will observe from the Istio/Envoy semantics (aborts, retries, timeouts, outlier
+    detection, connection pools) against the same mesh as `harness lint`, with the assumptions stated. "predicted to
+    FAIL" warns before a run. Exit 0 (predictions are advice), 2 on invalid input."""
+    from harness.lint import MeshOptions
+    from harness.predict import predict_paths, render_json, render_text
+
+    report = predict_paths(paths, MeshOptions(backend, context, kubeconfig, state_dir))
+    if as_json:
+        print(render_json(report))
+    else:
+        out.print(render_text(report), markup=False)
 
 
 @app.command("schema")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 import signal
 import threading
@@ -20,11 +21,13 @@ from typing import Any, Protocol
 
 from harness._activation import likely_causes, traffic_evidence
 from harness._changes import ChangeLedger
+from harness.alerts import ALERT_SOURCE, Alertmanager, judge_alert, open_alertmanager, refuse_if_firing
 from harness.errors import HarnessError, MetricsError
 from harness.experiment import ENVOY_COUNTERS, Experiment, Failure, Hypothesis, LoadedExperiment, Notify
 from harness.experiment._windows import MIN_SCRAPES
 from harness.experiment._windows import too_short as hypothesis_too_short
 from harness.istio import load_istio, parse_duration_s, resolve_host
+from harness.lint import ExperimentLint, Finding, MeshSnapshot, Severity, lint_experiment, read_backend_mesh
 from harness.load import (
     LoadHealth,
     LoadPlan,
@@ -51,7 +54,8 @@ from harness.mesh import (
 from harness.metrics import MeshSelector, Prometheus, Window, envoy_cluster_stat, requests
 from harness.metrics._prometheus import REQUESTS
 from harness.notify import RunInfo, open_notifier
-from harness.report import RunResult, RunStatus, report_dir, write_reports
+from harness.predict import Prediction, safely_predicted, with_prediction
+from harness.report import QueryRecord, RunResult, RunStatus, collect_mesh_series, report_dir, write_reports
 from harness.verdict import Outcome, Timeline, Verdict, evaluate
 from harness.verdict._mesh import EXPORT_LAG_S
 
@@ -102,6 +106,9 @@ class Target:
     revert_options: str = ""  # how `harness revert` reaches this backend, for error hints
     behaviour: BehaviourControl | None = None
     propagation_deadline_s: float = 30.0  # istiod push to every proxy; a cluster under load takes seconds
+    topology: Any = None  # the sandbox's call graph (harness.sandbox.Topology): lint follows calls through it
+    alertmanager_url: str | None = None  # --alertmanager-url: beats the experiment's target.alertmanagerUrl
+    default_alertmanager_url: str | None = None  # the sandbox's own, or $ALERTMANAGER_URL: when the experiment has none
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,8 @@ class Preflight:
     lock_targets: list[str]
     scrape_interval_s: float = DEFAULT_SCRAPE_INTERVAL_S
     too_short: dict[str, str] = field(default_factory=dict)  # hypothesis name -> why its window cannot be judged
+    mesh: MeshSnapshot | None = None  # the live objects as preflight read them (lint and predict use them)
+    lint: ExperimentLint | None = None
 
 
 def preflight(loaded: LoadedExperiment, target: Target) -> Preflight:
@@ -187,6 +196,7 @@ def preflight(loaded: LoadedExperiment, target: Target) -> Preflight:
         live = find_virtual_service(target.backend, fault, exp.target.namespace)  # none or several: stops here
         targets.append(live["metadata"]["name"] if live else fault.host.split(".")[0])
     targets += [p["metadata"]["name"] for p in policies if p["kind"] == "VirtualService"]
+    check_alerts(alertmanager_of(exp, target), exp, when="at preflight")  # it answers; nothing fires yet
     interval = scrape_interval(exp, target)
     too_short = {h.name: why for h in exp.hypotheses if (why := hypothesis_too_short(h, exp.phases, interval))}
     if exp.hypotheses and len(too_short) == len(exp.hypotheses):
@@ -194,7 +204,10 @@ def preflight(loaded: LoadedExperiment, target: Target) -> Preflight:
                            f"interval ({'; '.join(too_short.values())}); nothing was injected",
                            hint=f"lengthen the phases to at least {MIN_SCRAPES} scrape intervals, or judge from "
                                 "source: client")
-    return Preflight(locustfile, policies, targets, interval, too_short)
+    mesh = read_backend_mesh(target.backend, exp.target.namespace, topology=target.topology,
+                             description=f"{target.backend.name} {target.backend.context or ''}".strip(),
+                             scrape_interval_s=interval)
+    return Preflight(locustfile, policies, targets, interval, too_short, mesh, lint_experiment(loaded, mesh))
 
 
 def scrape_interval(exp: Experiment, target: Target) -> float:
@@ -209,6 +222,24 @@ def scrape_interval(exp: Experiment, target: Target) -> float:
     if exp.target.scrape_interval:
         return parse_duration_s(exp.target.scrape_interval)
     return target.scrape_interval_s or DEFAULT_SCRAPE_INTERVAL_S
+
+
+def alertmanager_of(exp: Experiment, target: Target) -> Alertmanager | None:
+    """The Alertmanager this experiment's alert guardrails ask (None without any)."""
+    return open_alertmanager(exp, given=target.alertmanager_url, default=target.default_alertmanager_url,
+                             token=os.environ.get("ALERTMANAGER_TOKEN"))
+
+
+def check_alerts(alertmanager: Alertmanager | None, exp: Experiment, *, when: str) -> None:
+    """Before the fault: Alertmanager answers, and no alert guardrail's alert fires (else nothing is injected).
+
+    Breaking a system that is already alerting is unsafe, and the alert would abort the run at its
+    first check anyway; so the run stops before the write, naming the alert.
+    """
+    if alertmanager is None:
+        return
+    alertmanager.check()
+    refuse_if_firing([g for g in exp.guardrails if not isinstance(g, Hypothesis)], alertmanager, when=when)
 
 
 class _Run:
@@ -239,8 +270,30 @@ class _Run:
         self.too_short: dict[str, str] = {}  # hypotheses whose windows the scrape interval cannot fill
         self._last_renewal = time.monotonic()
         self.sending_since: float | None = None  # every user running: the progress line's rates start here
+        self.mesh_series: Any = None  # the report's mesh plot data (a pandas frame), fetched at judge time
+        self.result.prometheus_url = target.prometheus.url if target.prometheus is not None else None
+        self.alertmanager = alertmanager_of(self.exp, target)  # alert guardrails ask it; preflight checked it answers
+        self.predictions: dict[str, Prediction] = {}  # hypothesis name -> what the semantics predict (preflight)
         self.notifier = open_notifier(self.exp.notify.joined(options.notify),
                                       RunInfo.of(self.exp, self.run_id, report_dir(options.report_root, self.result)))
+
+    def predict(self, loaded: LoadedExperiment, mesh: MeshSnapshot | None) -> None:
+        """What the semantics predict for each hypothesis, from the mesh preflight read (never fails the run)."""
+        found, failed = safely_predicted(loaded, mesh)
+        self.predictions = {p.hypothesis: p for p in found}
+        if failed:
+            self.result.notes.append(failed)
+            self.say(failed)
+        for p in found:
+            if p.meets_bound is False:
+                self.say(f"predicted to FAIL: {p.hypothesis}: {p.measure} predicted {p.describe()}, bound {p.bound}")
+
+    def tell_lint(self, lint: ExperimentLint) -> None:
+        """Lint's errors and warnings before anything changes: why the run may fail, known before it starts."""
+        self.result.lint = [finding_record(f) for f in lint.sorted_findings()]
+        for finding in lint.sorted_findings():
+            if finding.severity is not Severity.INFO:  # info (e.g. short windows) is said elsewhere or not needed
+                self.say(f"lint {finding.code} {finding.severity.value}: {finding.message}")
 
     # -- phases ---------------------------------------------------------------------------------
 
@@ -277,7 +330,7 @@ class _Run:
         prom = self.target.prometheus
         if prom is None:
             return
-        for h in [*self.exp.hypotheses, *self.exp.guardrails]:
+        for h in [*self.exp.hypotheses, *(g for g in self.exp.guardrails if isinstance(g, Hypothesis))]:
             if h.source != "mesh" or h.service is None or h.measure == "promql":
                 continue
             if h.measure in ENVOY_COUNTERS:
@@ -371,6 +424,7 @@ class _Run:
                                  since=self.fault_started, now=now, interval_s=self.scrape_interval_s)
         if found.seen:
             self.evidence = found.detail
+            self.result.fault_evidence = found.detail
             self.say(f"fault seen in the data plane: {found.detail}")
             return False
         if not final and now - self.fault_started < self._evidence_deadline_s():
@@ -443,6 +497,7 @@ class _Run:
             time.sleep(wait)
         timeline = self._timeline()
         samples = self.samples()
+        self._collect_mesh_series()  # the plots show the run even when no verdict could be earned
         health = self._load_health(samples)
         self.result.load_summary = {**summarise(samples, self.result.phases), "load": health.summary()}
         self.result.notes += [f"load did not hold: {reason}" for reason in health.reasons]
@@ -450,15 +505,42 @@ class _Run:
         if self.never_observed is None and self.evidence is None and self.applied:
             self._fault_never_observed(final=True)  # the last scrapes are in by now
         if self.never_observed is not None:  # nothing was tested: no verdict may say otherwise
-            self.result.verdicts = [unobserved(h, self.never_observed) for h in self.exp.hypotheses]
+            self.result.verdicts = self._predicted([unobserved(h, self.never_observed) for h in self.exp.hypotheses])
             return
         if not health.held:  # the run tested less than the experiment says: neither PASS nor FAIL is earned
             reason = "load did not hold: " + "; ".join(health.reasons)
-            self.result.verdicts = [unobserved(h, reason) for h in self.exp.hypotheses]
+            self.result.verdicts = self._predicted([unobserved(h, reason) for h in self.exp.hypotheses])
             return
-        self.result.verdicts = [self._evaluate(h, samples, timeline) for h in self.exp.hypotheses]
+        self.result.verdicts = self._predicted([self._judged(h, samples, timeline) for h in self.exp.hypotheses])
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _predicted(self, verdicts: list[Verdict]) -> list[Verdict]:
+        """Each verdict with its prediction beside it (judged on it for ``expect: predicted``)."""
+        return [with_prediction(v, self.predictions.get(h.name), h) for v, h in
+                zip(verdicts, self.exp.hypotheses, strict=True)]
+
+    def _judged(self, h: Hypothesis, samples: object, timeline: Timeline) -> Verdict:
+        """Judge ``h``, keeping every Prometheus query it sent (as sent) for the report."""
+        prom = self.target.prometheus
+        if prom is None or h.source != "mesh":
+            return self._evaluate(h, samples, timeline)
+        with prom.recording() as sent:
+            verdict = self._evaluate(h, samples, timeline)
+        self.result.queries += [QueryRecord(h.name, "verdict", q) for q in sent]
+        return verdict
+
+    def _collect_mesh_series(self) -> None:
+        """The mesh hypotheses' series over the whole run, for the report's plots (and their queries, as sent)."""
+        prom, phases = self.target.prometheus, self.result.phases
+        if prom is None or "baseline" not in phases or not any(h.source == "mesh" for h in self.exp.hypotheses):
+            return
+        span = Window(phases["baseline"][0], max(end for _, end in phases.values()))
+        collected = collect_mesh_series(self.exp.hypotheses, prom, span, step_s=self.scrape_interval_s,
+                                        namespace=self.exp.target.namespace)
+        self.mesh_series = collected.frame
+        self.result.queries += collected.queries
+        self.result.notes += collected.notes
 
     def _scrapes_needed_at(self) -> float:
         """When Prometheus holds every scrape the mesh verdicts count on.
@@ -501,16 +583,32 @@ class _Run:
                         self.scrape_interval_s)
 
     def _guardrail_breached(self) -> bool:
-        timeline = self._timeline(fault_end=time.time())
-        samples = self.samples()
-        verdicts = [self._evaluate(g, samples, timeline) for g in self.exp.guardrails]
-        breached = [v for v in verdicts if v.outcome is Outcome.FAIL]
+        """A FAIL, a firing alert, or an Alertmanager that cannot be asked (fail safe) ends the fault phase."""
+        verdicts = self._guardrail_verdicts()
+        breached = [v for v in verdicts if v.outcome is Outcome.FAIL
+                    or (v.source == ALERT_SOURCE and v.outcome is Outcome.INCONCLUSIVE)]
         if breached:
             self.result.guardrails = verdicts
             self.result.status = RunStatus.ABORTED
-            self.result.notes.append("guardrail breached: " + "; ".join(v.name for v in breached))
-            self.say(f"GUARDRAIL BREACHED ({', '.join(v.name for v in breached)}): reverting early")
+            why = "; ".join(f"{v.name} ({v.reason})" if v.source == ALERT_SOURCE else v.name for v in breached)
+            self.result.notes.append("guardrail breached: " + why)
+            self.result.error = self.result.error or f"aborted early, guardrail breached: {why}"  # notifications say it
+            self.say(f"GUARDRAIL BREACHED ({why}): reverting early")
         return bool(breached)
+
+    def _guardrail_verdicts(self) -> list[Verdict]:
+        """Every guardrail now, in the experiment's order: hypotheses judged on the fault so far, alerts asked."""
+        verdicts: list[Verdict] = []
+        timeline, samples = None, None
+        for g in self.exp.guardrails:
+            if not isinstance(g, Hypothesis):
+                assert self.alertmanager is not None  # preflight refuses alert guardrails without one
+                verdicts.append(judge_alert(g, self.alertmanager))
+                continue
+            if timeline is None:  # once per check, and only when a hypothesis needs it
+                timeline, samples = self._timeline(fault_end=time.time()), self.samples()
+            verdicts.append(self._evaluate(g, samples, timeline))
+        return verdicts
 
     def _phase(self, name: str, seconds: float) -> None:
         start = time.time()
@@ -551,6 +649,14 @@ class _Run:
                              since=self.sending_since)
 
 
+def finding_record(finding: Finding) -> dict[str, Any]:
+    """A lint finding as the journal keeps it."""
+    where = finding.location
+    return {"code": finding.code, "severity": finding.severity.value, "message": finding.message,
+            "object": finding.object, "fix": finding.suggested_fix, "reference": finding.rule.reference,
+            "line": where.line if where is not None else None}
+
+
 def unobserved(h: Hypothesis, reason: str) -> Verdict:
     """The INCONCLUSIVE verdict of a hypothesis nothing tested (its fault met no request, or the load did not hold)."""
     return Verdict(h.name, Outcome.INCONCLUSIVE, reason, measure=h.measure, source=h.source, phase=h.phase,
@@ -576,8 +682,14 @@ def summarise(samples: Any, phases: dict[str, tuple[float, float]]) -> dict[str,
 
 def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions) -> tuple[RunResult, Path]:
     """Run every phase; faults are reverted whatever happens. Returns the result and its report folder."""
-    checked = preflight(loaded, target)
     run = _Run(loaded, target, options)
+    try:
+        checked = preflight(loaded, target)
+    except HarnessError as exc:  # nothing was changed; the receivers still hear that this run did not happen
+        run.result.status, run.result.error = RunStatus.ERROR, f"refused before anything changed: {exc}"
+        run.result.ended_at = time.time()
+        run.close_notifications()
+        raise
     run.scrape_interval_s, run.too_short = checked.scrape_interval_s, checked.too_short
     folder = report_dir(options.report_root, run.result)
     folder.mkdir(parents=True, exist_ok=True)
@@ -589,6 +701,9 @@ def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions
     for name, why in checked.too_short.items():
         run.result.notes.append(f"{name}: {why}")
         options.progress(f"WARNING {name}: {why}; it will be INCONCLUSIVE")
+    if checked.lint is not None:
+        run.tell_lint(checked.lint)
+    run.predict(loaded, checked.mesh)
     try:
         with signals_interrupt(), contextlib.ExitStack() as stack:
             run.lock = RunLock(target.backend, run.exp.target.namespace, checked.lock_targets, run_id=run.run_id,
@@ -601,6 +716,7 @@ def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions
             run.start_load(checked.locustfile, folder)
             run.baseline()
             run.check_series()
+            check_alerts(run.alertmanager, run.exp, when="after the baseline")
             stack.callback(run.revert)  # registered before the first write: any failure reverts
             run.inject()
             run.observe()
@@ -623,5 +739,5 @@ def run_experiment(loaded: LoadedExperiment, target: Target, options: RunOptions
                                                               for p in checked.policies})
         run.result.ended_at = time.time()
         run.close_notifications()
-        write_reports(run.result, run.samples(), folder)
+        write_reports(run.result, run.samples(), folder, mesh_series=run.mesh_series)
     return run.result, folder

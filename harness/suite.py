@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._exitcodes import ExitCode
+from harness.alerts import alert_guardrails
 from harness.errors import HarnessError
 from harness.experiment import Failure, LoadedExperiment, Notify, load_experiments
 from harness.istio import load_istio
@@ -62,6 +64,7 @@ class TargetOptions:
     allow_production: bool = False
     allowed_namespaces: tuple[str, ...] = ()
     sandbox_scrape_interval_s: float = 1.0
+    alertmanager_url: str | None = None  # --alertmanager-url: beats each experiment's target.alertmanagerUrl
 
 
 class SandboxBehaviour:
@@ -83,9 +86,13 @@ class SandboxBehaviour:
 
 
 @contextlib.contextmanager
-def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress, scrape_interval_s: float = 1.0
-                   ) -> Iterator[Target]:
-    """Attach to the running sandbox, or start one (and stop it afterwards) when ``start`` is set."""
+def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress, scrape_interval_s: float = 1.0,
+                   alertmanager: bool = False, alertmanager_url: str | None = None) -> Iterator[Target]:
+    """Attach to the running sandbox, or start one (and stop it afterwards) when ``start`` is set.
+
+    ``alertmanager``: a sandbox started here runs one (alert guardrails ask it); ``alertmanager_url``
+    (--alertmanager-url) is used instead of the sandbox's own.
+    """
     from harness.errors import SandboxNotRunning
     from harness.metrics import Prometheus
     from harness.sandbox import Sandbox
@@ -97,13 +104,15 @@ def sandbox_target(state_dir: Path | None, *, start: bool, progress: Progress, s
         if not start:
             raise
         progress("starting the embedded sandbox")
-        sandbox = owned = Sandbox.start(state_dir=state_dir, progress=progress, scrape_interval_s=scrape_interval_s)
+        sandbox = owned = Sandbox.start(state_dir=state_dir, progress=progress, scrape_interval_s=scrape_interval_s,
+                                        alertmanager=alertmanager)
     revert = f"--state-dir {sandbox.state_dir}"
     try:
         backend = KubernetesBackend(context=sandbox.harness_context, config_file=str(sandbox.kubeconfig_path))
         yield Target(backend, sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
                      scrape_interval_s=sandbox.scrape_interval_s, revert_options=revert,
-                     behaviour=SandboxBehaviour(sandbox))
+                     behaviour=SandboxBehaviour(sandbox), topology=sandbox.topology, alertmanager_url=alertmanager_url,
+                     default_alertmanager_url=sandbox.alertmanager_url or os.environ.get("ALERTMANAGER_URL"))
     finally:
         if owned is not None:
             progress("stopping the embedded sandbox")
@@ -119,7 +128,9 @@ def open_target(experiments: Sequence[LoadedExperiment], options: TargetOptions,
         raise HarnessError("experiments in one run must use one backend; run sandbox and kubernetes separately")
     if backends == {"sandbox"}:
         with sandbox_target(options.state_dir, start=options.sandbox_start, progress=progress,
-                            scrape_interval_s=options.sandbox_scrape_interval_s) as target:
+                            scrape_interval_s=options.sandbox_scrape_interval_s,
+                            alertmanager=any(alert_guardrails(e.experiment.guardrails) for e in experiments),
+                            alertmanager_url=options.alertmanager_url) as target:
             yield target
         return
     yield _kubernetes_target(experiments, options)
@@ -147,7 +158,8 @@ def _kubernetes_target(experiments: Sequence[LoadedExperiment], options: TargetO
                      allowed=list(options.allowed_namespaces) or None, allow_production=options.allow_production)
     revert = ("--backend kubernetes" + (f" --context {backend.context}" if backend.context != "in-cluster" else "")
               + (f" --kubeconfig {options.kubeconfig}" if options.kubeconfig else ""))  # the hint must reach this cluster
-    return Target(backend, gateway, Prometheus(prometheus), host_header=first.host, revert_options=revert)
+    return Target(backend, gateway, Prometheus(prometheus), host_header=first.host, revert_options=revert,
+                  alertmanager_url=options.alertmanager_url, default_alertmanager_url=os.environ.get("ALERTMANAGER_URL"))
 
 
 def run_suite(paths: Sequence[Path], target: Target, *, report_root: Path, progress: Progress,

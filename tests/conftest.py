@@ -139,7 +139,8 @@ def sandbox_target(sandbox: Any) -> Any:
 
     backend = KubernetesBackend(context=sandbox.harness_context, config_file=str(sandbox.kubeconfig_path))
     return Target(backend, sandbox.gateway_url, Prometheus(sandbox.prometheus_url),
-                  scrape_interval_s=sandbox.scrape_interval_s, behaviour=SandboxBehaviour(sandbox))
+                  scrape_interval_s=sandbox.scrape_interval_s, behaviour=SandboxBehaviour(sandbox),
+                  topology=sandbox.topology)
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from harness.cli import app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-COMMANDS = [["run"], ["inject"], ["revert"], ["report"], ["history"], ["validate"], ["lint"], ["schema"], ["cleanup"],
+COMMANDS = [["run"], ["inject"], ["revert"], ["report"], ["history"], ["validate"], ["lint"], ["predict"], ["schema"],
+            ["cleanup"],
             ["sandbox", "up"], ["sandbox", "status"],
             ["sandbox", "down"], ["sandbox", "apply"], ["sandbox", "behave"], ["sandbox", "kubeconfig"],
             ["sandbox", "restart"]]
@@ -70,3 +71,18 @@ def test_examples_validate() -> None:
     result = CliRunner().invoke(app, ["validate", str(root / "experiments")])
     assert result.exit_code == 0, result.output
     assert result.output.count("ok ") >= 7  # the policies/ folder holds Istio YAML, not experiments
+
+
+def test_validate_names_why_the_examples_designed_to_fail_will_fail() -> None:
+    """validate runs lint: the designed FAILs are named with their reason; exit 1 for lint errors only with --strict."""
+    examples = Path(__file__).resolve().parents[1] / "experiments" / "sandbox"
+    result = CliRunner().invoke(app, ["validate", str(examples)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "03-same-route-timeout-FAILS.yaml:15:5: HL101 error" in output
+    assert "05-retries-off-FAILS.yaml:21:5: HL103 error" in output
+    assert "fix: " in output
+    strict = CliRunner().invoke(app, ["validate", "--strict", str(examples / "03-same-route-timeout-FAILS.yaml")])
+    assert strict.exit_code == 1
+    quiet = CliRunner().invoke(app, ["validate", "--no-lint", str(examples)])
+    assert quiet.exit_code == 0 and "HL101" not in quiet.output

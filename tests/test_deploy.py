@@ -66,7 +66,12 @@ def test_role_grants_only_what_the_harness_uses() -> None:
     assert ("coordination.k8s.io", "leases", "create") in granted                 # the run lock
     assert ("apps", "deployments", "create") in granted                           # Locust worker pods
     assert not {r for g, r, v in granted if r in ("secrets", "pods") and v not in ("get", "list")}
-    assert not [d for d in load("rbac.yaml") if d["kind"].startswith("Cluster")]  # one namespace, nothing wider
+    # one namespace; at cluster scope only a get of that one Namespace (lint reads its ambient label)
+    (cluster_role,) = [d for d in load("rbac.yaml") if d["kind"] == "ClusterRole"]
+    assert cluster_role["rules"] == [{"apiGroups": [""], "resources": ["namespaces"], "resourceNames": ["shop"],
+                                      "verbs": ["get"]}]
+    (binding,) = [d for d in load("rbac.yaml") if d["kind"] == "ClusterRoleBinding"]
+    assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
 
 
 @pytest.mark.parametrize("name", ["cleanup-cronjob.yaml", "gameday-cronjob.yaml"])
@@ -95,6 +100,9 @@ def test_the_gameday_reads_a_configmap_and_writes_to_a_claim_that_deploy_defines
     assert [str(p) for p in commands["run"]["paths"]] == ["$EXPERIMENTS_DIR"]
     assert str(commands["run"]["report_dir"]).startswith("$REPORTS_DIR/")  # a folder per game day on the claim
     assert [str(p) for p in commands["history"]["roots"]] == ["$REPORTS_DIR"]  # ... and the history of them all
+    # ... also from the store on the claim, which keeps the trend of game days whose folders were pruned
+    assert str(commands["run"]["history_store"]) == str(commands["history"]["store"]) == "$REPORTS_DIR/history.jsonl"
+    assert str(commands["history"]["html"]).startswith("$REPORTS_DIR/")
     # the image's user, who must be able to write on the claim
     (user,) = [a for keyword, a in dockerfile_instructions() if keyword == "USER"]
     assert spec["securityContext"]["runAsUser"] == spec["securityContext"]["fsGroup"] == int(user)
@@ -147,6 +155,22 @@ def test_the_installed_wheel_finds_profiles_and_manifests_outside_the_repository
     assert found["generic"] == f"{site}/harness/loadprofiles/generic.py"
     assert found["locust"] == sorted(p.name for p in (DEPLOY / "locust").glob("*.yaml"))
     assert found["rbac"] == f"{site}/harness/deploy/rbac.yaml"
+
+
+def test_the_installed_wheel_renders_report_html_from_its_own_template(image: InstalledImage, tmp_path: Path) -> None:
+    probe = ("import pandas as pd\n"
+             "from pathlib import Path\n"
+             "from harness.report import RunResult, write_reports\n"
+             "from harness.report._html import TEMPLATES\n"
+             "folder = write_reports(RunResult('probe', 'r1', 'x.yaml', {}), pd.DataFrame(columns=['t', 'cohort', "
+             "'latency_ms', 'outcome']), Path('out'))\n"
+             "print(TEMPLATES)\n"
+             "print((folder / 'report.html').read_text())\n")
+    ran = image.run(["python", "-c", probe], cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    where, page = ran.stdout.split("\n", 1)
+    assert where == f"{image.site_packages}/harness/report/templates"
+    assert "<h2>Verdicts</h2>" in page and "@page { size: A4" in page  # the template and its stylesheet
 
 
 def test_the_installed_console_script_validates_experiment_folders(image: InstalledImage, tmp_path: Path) -> None:
@@ -276,5 +300,8 @@ def test_the_gameday_command_runs_twice_in_cluster_mode_and_history_shows_both(
     assert first.parent != second.parent  # a folder per game day: nothing overwritten
     assert all((Path(r["folder"]) / "junit.xml").exists() for r in rows)
     assert "run-scoped-abort" in logs[1] and " PP" in logs[1]  # the second run's log holds both runs' trend
+    store = Path(env["REPORTS_DIR"]) / "history.jsonl"
+    assert [json.loads(line)["outcome"] for line in store.read_text().splitlines()] == ["PASS", "PASS"]
+    assert (Path(env["REPORTS_DIR"]) / "history.html").exists()
     vs = demo.istio.api.get("VirtualService", "shop", "productcatalog")
     assert not (vs["metadata"].get("annotations") or {}), "marks left behind"

@@ -178,3 +178,22 @@ def assert_events(hook: Receiver, result: RunResult) -> None:
     assert closed["tags"] == ["gameday", "abort-e2e", f"run:{result.run_id}"]
     (slack,) = hook.bodies("/slack")
     assert slack["text"] == f"PASS abort-e2e (run {result.run_id}): 4 PASS"
+
+
+def test_a_run_refused_at_preflight_tells_its_receivers_why(tmp_path: Path, gateway_stub: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI stage's channel hears that the scheduled experiment did not run (here: a misspelt host), not silence."""
+    from harness.errors import HarnessError
+
+    monkeypatch.setattr(_Run, "start_load", lambda self, locustfile, folder: None)
+    path = tmp_path / "typo.yaml"
+    path.write_text(EXPERIMENT.replace("host: reviews", "host: reveiws")
+                    + "notify: {webhooks: [{url: URL}]}\n".replace("URL", "{url}"))
+    with receiver() as hook:
+        path.write_text(path.read_text().replace("{url}", hook.url + "/hook"))
+        target = Target(MemoryBackend([VS]), gateway_stub, None, propagation_deadline_s=0)
+        with pytest.raises(HarnessError, match="no VirtualService in namespace shop routes reveiws"):
+            run_suite([path], target, report_root=tmp_path / "reports", progress=lambda _: None)
+    (finished,) = hook.bodies("/hook")
+    assert (finished["event"], finished["status"]) == ("run_finished", "error")
+    assert "refused before anything changed" in finished["error"] and "reveiws" in finished["error"]

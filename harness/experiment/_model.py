@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from harness.experiment._base import Model
+from harness.experiment._guardrails import ALERT_TAG, HYPOTHESIS_TAG, AlertGuardrail, guardrail_kind
 from harness.experiment._notify import Notify
 from harness.istio import parse_duration_s
 
@@ -40,6 +41,9 @@ class Target(Model):
     gateway_url: str | None = None
     host: str | None = None
     prometheus_url: str | None = None
+    alertmanager_url: str | None = Field(
+        default=None, description="Alertmanager for alert guardrails (else --alertmanager-url, $ALERTMANAGER_URL, "
+        "or the sandbox's own: harness sandbox up --alertmanager)")
     scrape_interval: Duration | None = Field(
         default=None, description="Prometheus's scrape interval for the mesh's metrics (read from Prometheus's "
         "targets when not set); mesh hypotheses need windows of at least 4 intervals")
@@ -233,6 +237,10 @@ class Hypothesis(Model):
                              "client class: " + ", ".join(CLIENT_FLAGS))
     below: float | None = None
     above: float | None = None
+    expect: Literal["predicted"] | None = Field(
+        default=None, description="predicted: the hypothesis holds when the observed interval contains what the "
+        "Istio/Envoy semantics predict (harness predict); FAIL when it excludes it (a surprise). Bounds, if also "
+        "given, must hold too")
     versus: Literal["baseline", "control"] | None = Field(
         default=None, description="compare with the baseline phase (same cohort) or the control cohort (same "
         "phase); the bounds then apply to the difference (or ratio) between the two")
@@ -243,7 +251,7 @@ class Hypothesis(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Hypothesis:
-        for check in (_check_bounds, _check_source, _check_flag, _check_versus, _check_relation):
+        for check in (_check_bounds, _check_expect, _check_source, _check_flag, _check_versus, _check_relation):
             check(self)
         return self
 
@@ -256,10 +264,16 @@ def _field_error(field: str, message: str, value: Any) -> ValidationError:
 
 
 def _check_bounds(h: Hypothesis) -> None:
-    if h.below is None and h.above is None:
-        raise ValueError("a hypothesis needs 'below', 'above', or both")
+    if h.below is None and h.above is None and h.expect is None:
+        raise ValueError("a hypothesis needs 'below', 'above', or both (or 'expect: predicted')")
     if h.below is not None and h.above is not None and h.above >= h.below:
         raise _field_error("above", "'above' must be lower than 'below' (the value must lie between them)", h.above)
+
+
+def _check_expect(h: Hypothesis) -> None:
+    if h.expect == "predicted" and h.measure in ("promql", "latency_shift"):
+        raise _field_error("expect", f"the semantics predict no value for measure {h.measure} (a raw query, a rank "
+                           "test): use below/above", h.expect)
 
 
 def _check_source(h: Hypothesis) -> None:
@@ -323,6 +337,11 @@ def _check_relation(h: Hypothesis) -> None:
         raise _field_error("relation", "a ratio's bounds must be positive (1 means unchanged)", h.relation)
 
 
+# A guardrail is a hypothesis (FAIL stops the run) or an alert (firing stops the run), told apart by `alert`.
+Guardrail = Annotated[Annotated[Hypothesis, Tag(HYPOTHESIS_TAG)] | Annotated[AlertGuardrail, Tag(ALERT_TAG)],
+                      Discriminator(guardrail_kind)]
+
+
 class Experiment(Model):
     api_version: Literal["harness/v1"] = Field(alias="apiVersion")
     kind: Literal["Experiment"]
@@ -335,7 +354,9 @@ class Experiment(Model):
     phases: Phases = Field(default_factory=Phases)
     load: Load = Field(default_factory=Load)
     hypotheses: list[Hypothesis] = Field(default_factory=list)
-    guardrails: list[Hypothesis] = Field(default_factory=list)
+    guardrails: list[Guardrail] = Field(default_factory=list, description="checked every 5 s in the fault phase: "
+                                        "a FAIL, or a firing alert ({name, alert: {label: matcher}}), reverts early "
+                                        "and marks the run aborted")
     notify: Notify = Field(default_factory=Notify, description="webhooks, Slack and Grafana annotations told "
                            "about this run; a failing receiver never fails or delays the run")
 
