@@ -120,6 +120,11 @@ def demo_mesh(namespace: str) -> MeshSnapshot:
     from harness.sandbox import load_topology
 
     topology = load_topology()
+    if topology.namespace != namespace:  # another sandbox topology (e.g. experiments/matrix): the demo says nothing
+        return MeshSnapshot("no sandbox running", None, notes=(
+            f"no sandbox running, and namespace {namespace} is not the demo mesh's ({topology.namespace}): only the "
+            "experiment and its policies were checked; start its sandbox (harness sandbox up --topology ...) to "
+            "check the live objects",))
     return MeshSnapshot("the sandbox's demo mesh (no sandbox running)", read_live(demo_reader(topology), namespace),
                         topology, notes=("no sandbox running: checked against the sandbox's demo mesh and topology "
                                          "(harness/sandbox/demo), as `harness sandbox up` starts it",))
