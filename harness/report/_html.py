@@ -55,6 +55,7 @@ def render_html(result: RunResult, samples: pd.DataFrame, mesh_series: pd.DataFr
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = number
     env.filters["utc"] = utc
+    env.filters["failure"] = describe_failure
     marks = Marks(result.started_at, dict(result.phases), result.fault_active)
     sections = _sections(result, samples, mesh_series, marks)
     proofs = [(change, revert_proof(change), spec_diff(change.before, change.after)) for change in result.changes]
@@ -110,6 +111,21 @@ def graph_url(prometheus_url: str, record: QueryRecord) -> str:
         params |= {"g0.tab": "0", "g0.range_input": f"{math.ceil(end - sent.start)}s", "g0.end_input": utc(end),
                    "g0.step_input": f"{max(1, round(sent.step_s))}"}
     return f"{prometheus_url.rstrip('/')}/graph?{urllib.parse.urlencode(params, quote_via=urllib.parse.quote)}"
+
+
+def describe_failure(failure: dict[str, Any]) -> str:
+    """An experiment's ``failures:`` entry as a sentence: which replicas, and how they misbehave."""
+    who = str(failure.get("service", "?"))
+    if failure.get("version"):
+        who += f" {failure['version']}"
+    who += f" replica {failure['replica']}" if failure.get("replica") is not None else " (every replica)"
+    how = []
+    if failure.get("errorRate"):
+        status = failure.get("errorStatus") or 503
+        how.append(f"answers {status} to {float(failure['errorRate']) * 100:g}% of requests")
+    if failure.get("latencyMs"):
+        how.append(f"takes {float(failure['latencyMs']):g} ms longer to answer")
+    return f"{who} {' and '.join(how) or 'misbehaves'}"
 
 
 def number(value: Any) -> str:

@@ -116,6 +116,8 @@ def hypothesis_plot(plot: HypothesisPlot, marks: Marks) -> str:
             handles, labels = handles + more[0], labels + more[1]
         axis.legend(handles, labels, loc="upper left", fontsize=8, framealpha=0.85)
         axis.set_ylabel("events" if panel == "events" else "value")
+        if (rows["value"].astype(float) >= 0).all() and (plot.above is None or plot.above >= 0):
+            axis.set_ylim(bottom=0)  # rates and counts: a flat zero line would otherwise sit mid-axis at -0.04..0.04
     axes[-1, 0].set_xlabel("seconds since the run started")
     return png_img(fig, f"{plot.name}: its series over the run")
 

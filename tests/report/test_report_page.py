@@ -187,3 +187,12 @@ def test_the_history_page_fits_1280px_without_horizontal_scrolling(tmp_path: Pat
     assert ran.exit_code == 0, ran.output
     measured = layout(page)
     assert not measured.overflows, measured
+
+
+def test_a_real_failure_reads_as_a_sentence_not_as_json() -> None:
+    from harness.report._html import describe_failure
+
+    assert describe_failure({"service": "productcatalog", "version": "v1", "replica": 0, "errorRate": 1.0,
+                             "errorStatus": None, "latencyMs": None}) == \
+        "productcatalog v1 replica 0 answers 503 to 100% of requests"
+    assert describe_failure({"service": "cart", "latencyMs": 1000}) == "cart (every replica) takes 1000 ms longer to answer"
