@@ -43,10 +43,7 @@ Progress = Callable[[str], None]
 
 # hypothesis name -> why prediction and observation may disagree (each explained in docs/prediction-matrix.md);
 # a known case may also agree in a run (its disagreement can depend on timing), so it is reported, not required
-KNOWN: dict[str, str] = {
-    "m23 flag_rate UH": "predictor: the consecutive5xxErrors requests that trip the ejection are answered by the host "
-                        "(503, not UH); when they fall inside the window the UH share is 1 - 3/N, not 1",
-}
+KNOWN: dict[str, str] = {}  # none left: m23's UH share is now predicted as the range [1 - 3/N, 1]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ host fails or not), so a call's outcome is a short list of branches with probabi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -57,11 +58,13 @@ def mean(dist: Dist, value: Callable[[Branch], float]) -> float:
 
 
 QUANTILE_EDGE = 0.015  # a quantile this close to a boundary between masses may land on either side in a sample
+QUANTILE_Z = 3.0       # sampling noise of a sample's share beyond a quantile, in binomial standard deviations
 
 
-def quantile(dist: Dist, q: float) -> tuple[float, float, float] | None:
+def quantile(dist: Dist, q: float, count: float | None = None) -> tuple[float, float, float] | None:
     """The q-quantile of the latencies (seconds): value, and the range a sample's quantile may take when q lies
-    near the boundary between two masses."""
+    near the boundary between two masses: within QUANTILE_EDGE, or, for a sample of ``count`` requests, within
+    QUANTILE_Z binomial standard deviations sqrt(q(1-q)/count) of it."""
     total = sum(b.p for b in dist)
     if total <= 0:
         return None
@@ -70,7 +73,10 @@ def quantile(dist: Dist, q: float) -> tuple[float, float, float] | None:
         running += p
         cumulative.append((latency, running))
     last = cumulative[-1][0]
+    edge = QUANTILE_EDGE
+    if count is not None and count > 0:
+        edge = max(edge, QUANTILE_Z * math.sqrt(q * (1 - q) / count))
     value = next((lat for lat, c in cumulative if c >= q - 1e-9), last)
-    low = next((lat for lat, c in cumulative if c >= q - QUANTILE_EDGE), last)
-    high = next((lat for lat, c in cumulative if c >= q + QUANTILE_EDGE), last)
+    low = next((lat for lat, c in cumulative if c >= q - edge), last)
+    high = next((lat for lat, c in cumulative if c >= q + edge), last)
     return value, low, high

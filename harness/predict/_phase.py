@@ -13,6 +13,7 @@ from harness.predict._calls import CallModel, Replica
 from harness.predict._dist import Branch, Dist, mean
 
 UNPACED_RATE_PER_USER = 10.0  # req/s a Locust user without load.rate is assumed to send (it waits for answers)
+OVERHEAD_S = 0.1             # what proxies and apps may add to a call beyond the modelled latency
 TRANSIENT_SPREAD = 3.0        # observed failures before an ejection can reach this multiple of the threshold
 
 
@@ -42,17 +43,19 @@ class Ejection:
 class Phase:
     """The fault phase (faults merged, failures on) or a quiet phase (baseline, recovery: policies only)."""
 
-    def __init__(self, loaded: LoadedExperiment, snapshot: MeshSnapshot, phase: str, *, slack: int = 0) -> None:
+    def __init__(self, loaded: LoadedExperiment, snapshot: MeshSnapshot, phase: str, *, bound: str = "value") -> None:
         exp = loaded.experiment
         self.faulty = phase == "fault"
         if not self.faulty:
             exp = exp.model_copy(update={"faults": [], "failures": []})
             loaded = replace(loaded, experiment=exp)
-        self.exp, self.phase, self.slack = exp, phase, slack
+        self.exp, self.phase, self.bound = exp, phase, bound
+        self.excess = _worker_excess(snapshot, exp.target.namespace)
         self.view = build_view(loaded, snapshot.live, policies_of(loaded), topology=snapshot.topology)
         self.window_s = exp.phases.seconds(phase)
         self.assumptions: dict[str, None] = {}
         self.pool_limited = False
+        self.pool_calls: dict[tuple[str, str], float] = {}  # nominal calls/s into each pool that limits them
         self.ejections: dict[tuple[str, str, str | None, int], Ejection] = {}
         self.model = CallModel(self.view, list(exp.failures), snapshot.topology, overflow=self._overflow,
                                ejected=self._ejected)
@@ -91,6 +94,12 @@ class Phase:
     # -- connection pools (§B.4) ------------------------------------------------------------------------
 
     def _overflow(self, chain: Chain, route: RouteChoice, dest: Destination, service_s: float) -> float:
+        """The share of calls shed (UO). ``value``: M/M/c/K loss at the nominal rate. ``low``: the fluid limit
+        (the least loss any arrival pattern shows): the pool passes at most (active + workers' excess) calls per
+        service time plus the active and pending calls admitted at the start, against the lowest arrival rate
+        the paced users reach while the calls that get through hold them. ``high``: the M/M/c/K loss with each
+        connection held for the service time plus the proxies' own time, at the nominal rate (an upper bound
+        on the arrivals): random arrivals and holding times lose more than paced ones of the same means."""
         limits = _pool_limits(self.view.destination_rule(dest.host), dest.subset)
         if limits is None:
             return 0.0
@@ -99,16 +108,72 @@ class Phase:
                       if c.last.service == chain.last.service and c.last.caller.name == chain.last.caller.name)
         offered *= dest.share
         busy = offered * service_s
-        capacity = active + self.slack
-        if busy > active / 2:
-                self.assume(f"{chain.last.caller.name} offers {dest.host.split('.')[0]} about {offered:.3g} calls/s that "
-                    f"take {service_s * 1000:.0f} ms each: {busy:.2g} in flight against {active} connections and "
-                        f"{pending} pending (§B.4: a request beyond both is shed with 503 UO)")
-        if busy > active / 2:
+        name = dest.host.split(".")[0]
+        load = self.exp.load
+        bursts = bool(load.rate) and load.users * min(1.0, offered / load.rate) > active + pending
+        if busy > active / 2 or bursts:
             self.pool_limited = True
-        if self.slack:  # the fluid limit with the workers' excess: the least loss paced arrivals can show
-            return max(0.0, 1 - capacity / busy)
+            self.pool_calls[(chain.last.caller.name, chain.last.service)] = offered
+            self.assume(f"{chain.last.caller.name} offers {name} about {offered:.3g} calls/s that take "
+                        f"{service_s * 1000:.0f} ms each: {busy:.2g} in flight against {active} connections and "
+                        f"{pending} pending (§B.4: a request beyond both is shed with 503 UO)")
+        if self.bound == "high":
+            hold = service_s + OVERHEAD_S
+            found = loss(offered * hold, active, pending)
+            self.assume(f"most shed (high end): {name}'s calls arrive at random at the nominal {offered:.3g}/s and "
+                        f"hold a connection {service_s * 1000:.0f}–{hold * 1000:.0f} ms (the proxies' own time): "
+                        f"the M/M/c/K loss with c = {active}, K = {active + pending} (§B.4)")
+            burst = self._burst_loss(offered, hold, active, pending)
+            if burst is not None and burst > found:
+                found = burst
+                self.assume(f"most shed (high end): the {self.exp.load.users} paced users may fire together every "
+                            f"{self.exp.load.users / self.exp.load.rate:.3g} s (they start together, "
+                            f"harness/load/_pacing.py): {name}'s pool then admits only what its free connections "
+                            f"and pending slots take at each burst and sheds the rest (§B.4): {burst:.3g} shed")
+            return found
+        if self.bound == "low":
+            if busy <= 0 or service_s <= 0:
+                return 0.0
+            capacity = active + self.excess
+            through = capacity / service_s
+            scale = self._achieved_scale(min(through, offered), service_s * (1 + math.ceil(pending / active)) + OVERHEAD_S)
+            least = offered * scale
+            window = max(self.window_s, 1e-9)
+            shed = max(0.0, 1 - through / least - (capacity + pending) / (least * window)) if least > 0 else 0.0
+            self.assume(f"least shed (low end, the fluid limit): at most {capacity} concurrent {name} calls"
+                        + (f" ({active} + {self.excess} that Envoy's workers may admit beyond the shared limit, "
+                           "§B.4 E15)" if self.excess else "")
+                        + f", i.e. {through:.3g}/s, plus the {capacity + pending} admitted at the start, against "
+                        f"at least {least:.3g} calls/s (the users whose calls get through wait for them)")
+            return shed
         return loss(busy, active, pending)
+
+    def _burst_loss(self, offered: float, hold_s: float, active: int, pending: int) -> float | None:
+        """The share shed when all paced users send at the same instant every interval: the calls of a burst
+        (binomial: each user's request calls the pool with probability offered/rate) meet the connections that
+        are free (each serves one call per ceil(hold/interval) bursts) and the pending slots when a pending call
+        is served before the next burst; the rest overflow. None for unpaced load."""
+        load = self.exp.load
+        if not load.rate or load.users <= 0 or offered <= 0:
+            return None
+        interval = load.users / load.rate
+        calls = min(1.0, offered / load.rate)
+        cycles = max(1, math.ceil(hold_s / interval - 1e-9))
+        admitted = active / cycles
+        if cycles == 1 and pending and hold_s * (1 + math.ceil(pending / active)) <= interval:
+            admitted += pending
+        mean_calls = load.users * calls
+        return _binomial_excess(load.users, calls, admitted) / mean_calls if mean_calls > 0 else 0.0
+
+    def _achieved_scale(self, through: float, held_s: float) -> float:
+        """The least share of the nominal rate paced users keep sending when ``through`` calls/s hold their user
+        up to ``held_s`` instead of one pacing interval (harness/load/_pacing.py); 1 for unpaced load."""
+        load = self.exp.load
+        if not load.rate or load.users <= 0:
+            return 1.0
+        interval = load.users / load.rate
+        lost_users = through * max(0.0, held_s - interval)  # user-seconds per second spent waiting beyond pacing
+        return max(0.0, load.users - lost_users) / load.users
 
     # -- outlier detection (§B.2, B.3) ----------------------------------------------------------------
 
@@ -148,6 +213,24 @@ class Phase:
                         f"failed calls ({needed / host_rate:.2g} s at {host_rate:.3g} calls/s), for "
                         f"{outlier.base_ejection_s:g} s × the ejection count")
         return chosen
+
+
+def _binomial_excess(n: int, p: float, admitted: float) -> float:
+    """E[(X - admitted)+] for X ~ Binomial(n, p); a fractional ``admitted`` interpolates between its neighbours."""
+    def excess(a: int) -> float:
+        return sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k) * (k - a) for k in range(a + 1, n + 1))
+    below = math.floor(admitted)
+    frac = admitted - below
+    return excess(below) * (1 - frac) + excess(below + 1) * frac if frac else excess(below)
+
+
+def _worker_excess(snapshot: MeshSnapshot, namespace: str) -> int:
+    """Requests Envoy's workers may admit beyond a circuit breaker's limit (shared atomics, §B.4 E15: 2 workers let
+    one more through): the sandbox's proxies run ``proxy_concurrency`` workers; elsewhere assume up to 3."""
+    topology = snapshot.topology
+    if topology is not None and getattr(topology, "namespace", None) == namespace:
+        return max(0, int(getattr(topology, "proxy_concurrency", 1)) - 1)
+    return 2
 
 
 def _pool_limits(rule: DestinationRule | None, subset: str | None) -> tuple[int, int] | None:

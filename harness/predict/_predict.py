@@ -12,12 +12,14 @@ from fractions import Fraction
 from harness.experiment import Hypothesis, LoadedExperiment
 from harness.istio import parse_duration_s
 from harness.lint import Cohort, MeshSnapshot, cohorts_of, units_of
-from harness.predict._dist import Branch, Dist, quantile, share
+from harness.predict._dist import QUANTILE_Z, Branch, Dist, quantile, share
 from harness.predict._phase import TRANSIENT_SPREAD, Ejection, Phase
 from harness.predict._prediction import Prediction, unpredicted
 
 QUANTILES = {"latency_p50": 0.5, "latency_p95": 0.95, "latency_p99": 0.99}
 OVERHEAD_MS = 100.0  # what proxies, apps and the load generator add to a request beyond the modelled delays
+TINY = 1e-9          # values below this are shown as 0
+Z95 = 1.96           # the observed intervals' 95 % normal quantile
 COUNTERS = ("ejections", "overflows", "retries", "timeouts", "per_try_timeouts")
 Value = tuple[float, float, float]  # value, low, high
 
@@ -31,10 +33,10 @@ def predict_experiment(loaded: LoadedExperiment, snapshot: MeshSnapshot) -> list
     """One prediction per hypothesis (guardrails are not predicted), in the experiment's order."""
     phases: dict[tuple[str, int], Phase] = {}
 
-    def phase(name: str, slack: int = 0) -> Phase:
-        if (name, slack) not in phases:
-            phases[(name, slack)] = Phase(loaded, snapshot, name, slack=slack)
-        return phases[(name, slack)]
+    def phase(name: str, bound: str = "value") -> Phase:
+        if (name, bound) not in phases:
+            phases[(name, bound)] = Phase(loaded, snapshot, name, bound=bound)
+        return phases[(name, bound)]
 
     return [_predict(h, phase, loaded, snapshot) for h in loaded.experiment.hypotheses]
 
@@ -53,16 +55,19 @@ def _predict(h: Hypothesis, phase: Callable[..., Phase], loaded: LoadedExperimen
                            tuple(snapshot.notes))
     try:
         found = _value(h, main, h.phase)
-        if main.pool_limited:  # Envoy's limits are shared atomics that concurrent workers can exceed (§B.4, E15)
-            other = _value(h, phase(h.phase, 2), h.phase)
-            if found is not None and other is not None:
-                found = (found[0], min(found[1], other[1]), max(found[2], other[2]))
+        bounds = [phase(h.phase, b) for b in ("low", "high")] if main.pool_limited else []
+        for other in bounds:  # the pool's loss between the fluid limit and random arrivals (§B.4)
+            more = _value(h, other, h.phase)
+            if found is not None and more is not None:
+                found = (found[0], min(found[1], more[1]), max(found[2], more[2]))
     except _NoValue as exc:
         return unpredicted(h, str(exc), _assumed(main, snapshot))
     if found is None:
         return unpredicted(h, "nothing along the load's calls reaches this service", _assumed(main, snapshot))
     value, low, high = found
     assumptions = _assumed(main, snapshot)
+    for other in bounds:
+        assumptions += tuple(a for a in _assumed(other, snapshot) if a not in assumptions)
     if h.versus is not None:
         ref_phase = phase("baseline") if h.versus == "baseline" else main
         ref = _value(h, ref_phase, "baseline" if h.versus == "baseline" else h.phase,
@@ -77,8 +82,14 @@ def _predict(h: Hypothesis, phase: Callable[..., Phase], loaded: LoadedExperimen
     if h.measure in QUANTILES:
         assumptions += (f"each request spends 0–{OVERHEAD_MS:g} ms in the proxies, the demo services and the load "
                         "generator beyond the modelled delays and timeouts",)
+    value, low, high = (_tidy(x) for x in (value, low, high))
     return Prediction(h.name, h.measure, h.phase, h.cohort, value, low, high, assumptions, source=h.source,
                       bound=_bound(h), meets_bound=_meets(h, low, high))
+
+
+def _tidy(x: float) -> float:
+    """A loss formula's far tail (1e-262) is 0 for every purpose a reader has."""
+    return 0.0 if abs(x) < TINY else x
 
 
 class _NoValue(Exception):
@@ -89,8 +100,11 @@ def _assumed(phase: Phase, snapshot: MeshSnapshot) -> tuple[str, ...]:
     found = list(phase.assumptions)
     if snapshot.topology is None or getattr(snapshot.topology, "namespace", None) != phase.view.namespace:
         found.insert(0, "the services' own latency is not known outside the sandbox: taken as 0 ms")
-    else:
+    elif snapshot.description.startswith("the sandbox's demo mesh") or snapshot.description == "demo":
         found.insert(0, "the demo services answer as their topology says (harness/sandbox/demo/topology.yaml)")
+    else:
+        found.insert(0, f"the services answer as the topology of {snapshot.description} says (namespace "
+                        f"{snapshot.topology.namespace}, {len(snapshot.topology.services)} services)")
     found += [n for n in phase.view.notes]
     return tuple(dict.fromkeys(found))
 
@@ -147,16 +161,39 @@ def _client(h: Hypothesis, phase: Phase, cohort: str) -> Value | None:
     if h.measure == "request_rate":
         return rate, rate, rate
     if h.measure in QUANTILES:
-        return _latency(dist, QUANTILES[h.measure])
+        return _latency(dist, QUANTILES[h.measure], phase, rate * _window_s(h, phase))
     hit = _hit(h)
     value = share(dist, lambda b: hit(b, client_class(b)))
     extra = _transient_failures(phase) if h.measure in ("error_rate", "success_rate") and phase.faulty else 0.0
     requests = rate * _window_s(h, phase)
+    spread = _pool_spread(h, phase, value, requests)
+    if spread and not extra:
+        low, high = max(0.0, value - spread), min(1.0, value + spread)
+        return (1 - value, 1 - high, 1 - low) if h.measure == "success_rate" else (value, low, high)
     if extra and requests > 0:
         low = min(1.0, value + extra / requests)
         high = min(1.0, value + TRANSIENT_SPREAD * extra / requests)
         return (1 - low, 1 - high, 1 - low) if h.measure == "success_rate" else (low, low, high)
     return (1 - value,) * 3 if h.measure == "success_rate" else (value,) * 3
+
+
+def _pool_spread(h: Hypothesis, phase: Phase, value: float, requests: float) -> float:
+    """How much further a client rate of shed requests strays than a binomial of its own value: a pool that
+    limits its calls passes a fixed number per second (§B.4), so the shed count is the pool's calls minus that
+    number and varies as the share s of requests that call the pool does (each request picks its page at random,
+    loadprofiles/), s(1-s)/N, not as value(1-value)/N, which is what the observed interval assumes."""
+    if not phase.pool_limited or requests <= 0:
+        return 0.0
+    if h.measure not in ("error_rate", "success_rate") and not (h.measure == "flag_rate" and h.flag == "UO"):
+        return 0.0
+    reach = min(1.0, sum(phase.pool_calls.values()) / phase.nominal_rate) if phase.nominal_rate else 0.0
+    p = 1 - value if h.measure == "success_rate" else value
+    spread = Z95 * (math.sqrt(reach * (1 - reach)) - math.sqrt(p * (1 - p))) / math.sqrt(requests)
+    if spread > 0 and phase.bound == "value":
+        phase.assume(f"{reach:.3g} of the requests call a limited pool, which passes a fixed number per second: "
+                     f"the shed count varies as that share does (±{spread:.2g} beyond a binomial of the rate, at "
+                     f"~{requests:.0f} requests)")
+    return max(0.0, spread)
 
 
 def _hit(h: Hypothesis) -> Callable[[Branch, str], bool]:
@@ -166,11 +203,17 @@ def _hit(h: Hypothesis) -> Callable[[Branch, str], bool]:
     return lambda b, cls: not b.ok
 
 
-def _latency(dist: Dist, q: float) -> Value | None:
-    found = quantile(dist, q)
+def _latency(dist: Dist, q: float, phase: Phase, count: float) -> Value | None:
+    """The q-quantile (ms). When 1-q lies within sampling noise of a share of slow outcomes (a delay's
+    percentage, §A.5), a sample of ``count`` requests may put its quantile on either side of the boundary."""
+    found = quantile(dist, q, count)
     if found is None:
         return None
     value, low, high = (x * 1000 for x in found)
+    if low != high:
+        phase.assume(f"with ~{count:.0f} requests the share above the q={q:g} quantile is within sampling noise "
+                     f"(±{QUANTILE_Z:g} sd of a binomial) of a mixture boundary: a sample's quantile may be "
+                     f"{low:.0f} or {high:.0f} ms")
     return value, low, high + OVERHEAD_MS
 
 
@@ -224,16 +267,26 @@ def _mesh(h: Hypothesis, phase: Phase) -> Value | None:
         return total, total, total
     dist = tuple(Branch(b.p * rate / total, b.latency_s, b.status, b.flag) for rate, d in calls for b in d)
     if h.measure in QUANTILES:
-        return _latency(dist, QUANTILES[h.measure])
+        return _latency(dist, QUANTILES[h.measure], phase, total * _window_s(h, phase))
     hit = _hit(h)
     value = share(dist, lambda b: hit(b, client_class(b)))
     extra = 0.0
     if h.measure in ("error_rate", "success_rate") and phase.faulty:
         extra = sum(e.cycles(phase.window_s) * e.threshold for e in _ejections(h, phase) if not e.retried)
     calls = total * _window_s(h, phase)
+    if h.measure == "flag_rate" and h.flag == "UH" and phase.faulty and calls > 0:
+        # the calls that trip an ejection are answered by the failing host itself (503, no UH); only later ones
+        # find no healthy host (§B.3, E17). Whether they fall in the mesh window depends on the scrapes.
+        before = sum(e.cycles(phase.window_s) * e.threshold for e in _ejections(h, phase))
+        if before and value > 0:
+            phase.assume(f"the ~{before:.0f} calls that trip the ejection are answered by the host (not UH, §B.3); "
+                         "they may fall inside or before the window")
+            return value, max(0.0, value - before / calls), value
     if extra and calls > 0:
-        low, high = min(1.0, value + extra / calls), min(1.0, value + TRANSIENT_SPREAD * extra / calls)
-        return (1 - low, 1 - high, 1 - low) if h.measure == "success_rate" else (low, low, high)
+        # the failures before an ejection may precede the window's first scrape (inner edges): low adds none
+        low, high = value, min(1.0, value + TRANSIENT_SPREAD * extra / calls)
+        mid = min(1.0, value + extra / calls)
+        return (1 - mid, 1 - high, 1 - low) if h.measure == "success_rate" else (mid, low, high)
     return (1 - value,) * 3 if h.measure == "success_rate" else (value,) * 3
 
 

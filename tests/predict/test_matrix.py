@@ -147,10 +147,14 @@ def test_the_table_shows_each_row_and_the_share_with_known_disagreements_named()
         Case("m23", "t", "m23 flag_rate UH", "flag_rate", 1.0, (1.0, 1.0), 0.965, (0.80, 0.995), "disagree"),
         Case("m29", "t", "m29 flag_rate UO", "flag_rate", 0.0, (0.0, 0.0), 0.105, None, "not observed", "19 requests"),
     ]
-    text = render(MatrixResult(rows, 80.0, 0.9998))
+    known = {"m23 flag_rate UH": "an example reason"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("tests.matrix.KNOWN", known)
+        text = render(MatrixResult(rows, 80.0, 0.9998))
     assert text.splitlines()[1].split() == ["m21", "ejections", "1", "[1,", "1]", "1", "[0.0001,", "12.1]", "yes"]
     assert "m23           flag_rate UH" in text and "NO (known)" in text
     assert "m29 flag_rate UO: not observed: 19 requests" in text
     assert "agreement: 1/2 judged hypotheses agree, over 3 configurations" in text
     assert "1 known disagreement(s) explained in docs/prediction-matrix.md, 0 unexplained" in text
+    assert "NO (known)" not in render(MatrixResult(rows, 80.0, 0.9998))  # KNOWN is empty now: a plain NO
     assert "wall time: 80.0 s" in text

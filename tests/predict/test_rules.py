@@ -130,3 +130,74 @@ def test_no_prediction_for_a_raw_query(predict: Predict) -> None:
                      faults=[{"host": "cart", "abort": {"httpStatus": 503}}])
     (p,) = predict(doc)
     assert p.value is None and "PromQL" in p.reason
+
+
+def test_a_limited_pools_range_runs_from_the_fluid_limit_to_synchronised_bursts() -> None:
+    """§B.4 (E15; issue 13, example 07): the pool passes at most 2 calls per second of cart (1 s each, the sandbox's
+    proxies run one worker), so the least shed is the fluid limit against the lowest rate the paced users keep up;
+    the most is what 40 users firing together every 0.5 s lose when each connection takes a call every third burst.
+    The client's error rate also strays as the share of cart pages does (the pool's passes are fixed)."""
+    uo, errors = predict_example("07-circuit-breaker-sheds-load.yaml")
+    assert 0.70 < uo.low < 1 - 2 / (80 / 9) < uo.value < uo.high
+    assert uo.high == pytest.approx(0.851, abs=0.002)
+    assert errors.low < 0.081 and errors.high > 0.09  # runs observed 0.083, 0.088, 0.090 and 0.105 [0.088, 0.123]
+    assert any("fluid limit" in a for a in uo.assumptions) and any("fire together" in a for a in uo.assumptions)
+    assert any("limited pool" in a for a in errors.assumptions)
+
+
+POOL = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+        "metadata": {"name": "cart", "namespace": "shop"},
+        "spec": {"host": "cart", "trafficPolicy": {"connectionPool": {"http": {"http2MaxRequests": 1}}}}}
+UO = {"name": "UO", "measure": "flag_rate", "flag": "UO", "source": "mesh", "service": "cart",
+      "sourceWorkload": "frontend-v1", "above": 0.1}
+
+
+def test_a_limited_pools_low_is_the_fluid_limit_not_zero(predict: Predict) -> None:
+    """§B.4 (matrix m32): http2MaxRequests 1 against 6.7 calls/s of 500 ms: at least 1 - 2/(calls/s) is shed
+    whatever the arrivals (the sandbox's one worker admits no excess), so the range does not start at 0."""
+    doc = experiment([UO], failures=[{"service": "cart", "latencyMs": 500}])
+    (p,) = predict(doc, policies={"dr.yaml": POOL})
+    assert 0.6 < p.low < 1 - 2 / (60 / 9) < p.value <= p.high
+
+
+def test_uh_share_leaves_room_for_the_calls_that_trip_the_ejection(predict: Predict) -> None:
+    """§B.3 (E17, matrix m23): the only host fails; the 3 calls that eject it are answered by the host (503, not
+    UH), later ones get 503 UH: the share runs from 1 - 3/calls to 1."""
+    rule = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "cart", "namespace": "shop"},
+            "spec": {"host": "cart", "trafficPolicy": {"outlierDetection": {
+                "consecutive5xxErrors": 3, "interval": "1s", "baseEjectionTime": "30s", "maxEjectionPercent": 100}}}}
+    doc = experiment([{**UO, "name": "UH", "flag": "UH"}], failures=[{"service": "cart", "errorRate": 1.0}])
+    (p,) = predict(doc, policies={"dr.yaml": rule})
+    calls = 60 / 9 * 15
+    assert p.value == 1 and p.high == 1
+    assert p.low == pytest.approx(1 - 3 / calls)
+
+
+def test_a_loss_formulas_far_tail_reads_0_and_the_topology_is_the_running_sandboxs(predict: Predict) -> None:
+    """§B.4 (matrix m30): a pool far above its load loses ~1e-200: shown as 0. The assumption names the
+    sandbox the snapshot describes, not the demo file."""
+    pool = {"tcp": {"maxConnections": 3}, "http": {"http1MaxPendingRequests": 200}}
+    roomy = {**POOL, "spec": {"host": "cart", "trafficPolicy": {"connectionPool": pool}}}
+    doc = experiment([UO], failures=[{"service": "cart", "latencyMs": 200}])
+    (p,) = predict(doc, policies={"dr.yaml": roomy})
+    assert p.value == 0
+
+    from harness.experiment import load_experiments
+    from harness.predict import predict_experiment
+    from tests.predict.conftest import EXAMPLES, demo
+    snapshot = demo()
+    running = type(snapshot)("the running sandbox (/tmp/state)", snapshot.live, snapshot.topology)
+    (loaded,) = load_experiments([EXAMPLES / "07-circuit-breaker-sheds-load.yaml"], check_windows=False)
+    first = predict_experiment(loaded, running)[0].assumptions[0]
+    assert "the running sandbox (/tmp/state)" in first and "demo/topology.yaml" not in first
+
+
+def test_a_quantile_within_sampling_noise_of_a_delays_share_spans_both_branches(predict: Predict) -> None:
+    """§A.5 (matrix m09): 6 % delays on the catalog slow 8/9 x 6 % = 5.3 % of pages; with ~900 pages the share
+    above p95 is 5 % +- 2.2 % (3 sd), so a sample's p95 may be a fast or a delayed page."""
+    doc = experiment([{"name": "p95", "measure": "latency_p95", "below": 5000}],
+                     faults=[{"host": "productcatalog", "delay": {"fixedDelay": "1500ms", "percentage": 6}}])
+    (p,) = predict(doc)
+    assert p.low < 100 and p.high >= 1000  # the slow branch: a delayed page (the demo mesh cuts some at 1 s)
+    assert any("sampling noise" in a for a in p.assumptions)
