@@ -24,6 +24,8 @@ FLUSH_LAG_S = 1.25            # Locust writes its record every second: a 1 s sle
 WORKER_LAG_S = 1.25           # ...and a worker sends its rows to the master as often, before that
 MAX_LATENCY_WAIT_S = 10.0     # slow answers delay a second's completeness; beyond this the line would be too old
 RATE_TOLERANCE = 0.10         # configured and achieved within 10%: no reason given
+# the oldest request a line reads: the window, ending the longest completeness lag ago (whole seconds)
+TAIL_S = WINDOW_S + FLUSH_LAG_S + WORKER_LAG_S + MAX_LATENCY_WAIT_S + 2
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,14 @@ class IntervalLoad:
 
 
 def progress_line(samples: pd.DataFrame, *, now: float, load: Load, status: LoadStatus | None, phase: str,
-                  left_s: float, fault_active: bool, since: float | None = None) -> str:
-    """One line for the user; ``since``: when every user was sending (earlier seconds are the ramp, not the rate)."""
+                  left_s: float, fault_active: bool, since: float | None = None,
+                  first_t: float | None = None) -> str:
+    """One line for the user; ``since``: when every user was sending (earlier seconds are the ramp, not the rate).
+
+    ``samples`` may be only the record's last ``TAIL_S`` seconds, with ``first_t`` (its earliest t) beside them.
+    """
     interval = last_complete_interval(samples, now=now, lag_s=completeness_lag_s(samples, now=now, load=load),
-                                      since=since, slow_ms=user_turn_ms(load))
+                                      since=since, slow_ms=user_turn_ms(load), first_t=first_t)
     head = f"{phase:9} {max(0.0, left_s):5.0f}s left"
     active = f"fault active: {'yes' if fault_active else 'no'}"
     if interval is None:
@@ -61,12 +67,18 @@ def progress_line(samples: pd.DataFrame, *, now: float, load: Load, status: Load
 
 
 def last_complete_interval(samples: pd.DataFrame, *, now: float, lag_s: float, since: float | None = None,
-                           span_s: int = WINDOW_S, slow_ms: float = math.inf) -> IntervalLoad | None:
-    """The last ``span_s`` whole seconds every request of which is recorded; None before one such second exists."""
-    if samples.empty:
-        return None
+                           span_s: int = WINDOW_S, slow_ms: float = math.inf,
+                           first_t: float | None = None) -> IntervalLoad | None:
+    """The last ``span_s`` whole seconds every request of which is recorded; None before one such second exists.
+
+    ``first_t``: the record's earliest t, when ``samples`` is only its tail (the whole record's minimum otherwise).
+    """
+    if first_t is None:
+        if samples.empty:
+            return None
+        first_t = float(samples["t"].min())
     end = math.floor(now - lag_s)
-    first = math.ceil(max(float(samples["t"].min()), since or -math.inf))  # a second the load began in is partial
+    first = math.ceil(max(first_t, since or -math.inf))  # a second the load began in is partial
     start = max(end - span_s, first)
     if end - start < 1:
         return None

@@ -23,6 +23,8 @@ from harness.load._status import LoadStatus, read_status
 if TYPE_CHECKING:
     import pandas as pd
 
+    from harness.load._samples import SampleReader
+
 PROFILES_DIR = shipped_dir("loadprofiles")
 SUPPORT_FILE = Path(__file__).with_name("locust_support.py")
 
@@ -101,6 +103,7 @@ class LoadRun:
         self.child: ChildProcess | None = None
         self.workers: list[ChildProcess] = []
         self.started_at: float | None = None
+        self._reader: SampleReader | None = None  # follows samples.csv from the first samples() call on
 
     def start(self) -> LoadRun:
         plan, load = self.plan, self.plan.load
@@ -181,15 +184,24 @@ class LoadRun:
             self._pods.delete(self._pod_objects)  # worker pods stop with their master anyway; tidy up
             self._pods = None
 
-    def samples(self) -> pd.DataFrame:
-        """Every request: t (epoch s), cohort, name, status, latency_ms, outcome (workers report to the master)."""
-        import pandas as pd
+    def samples(self, since: float | None = None) -> pd.DataFrame:
+        """Every request (t >= ``since`` with it), sorted by t: t (epoch s), cohort, name, status, latency_ms, outcome.
 
-        try:
-            frame = pd.read_csv(self.plan.samples_path, dtype={"cohort": str, "name": str, "outcome": str})
-        except (FileNotFoundError, pd.errors.EmptyDataError):
-            return pd.DataFrame(columns=["t", "cohort", "name", "status", "latency_ms", "outcome"])
-        return frame.sort_values("t", ignore_index=True)
+        Read incrementally: each call parses only what Locust appended since the last one (workers report
+        to the master, which writes the one file), and builds a frame of the rows asked for only.
+        """
+        return self._record().update().frame(since)
+
+    def first_sample_t(self) -> float | None:
+        """When the earliest recorded request started (None before any): a tail of the record does not say."""
+        return self._record().update().first_t
+
+    def _record(self) -> SampleReader:
+        from harness.load._samples import SampleReader
+
+        if self._reader is None:
+            self._reader = SampleReader(self.plan.samples_path)
+        return self._reader
 
     def output_tail(self) -> str:
         return self.child.output_tail() if self.child else ""

@@ -65,7 +65,8 @@ def regenerate(folder: Path) -> Path:
 
     result = load_result(folder)
     samples_path = folder / "samples.csv.gz"
-    samples = pd.read_csv(samples_path) if samples_path.exists() else pd.DataFrame(
+    # a run compresses its live record as written (rows in the order requests ended): sorted as the run read it
+    samples = pd.read_csv(samples_path).sort_values("t", ignore_index=True) if samples_path.exists() else pd.DataFrame(
         columns=["t", "cohort", "name", "status", "latency_ms", "outcome"])
     return write_reports(result, samples, folder)
 
