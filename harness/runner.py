@@ -38,6 +38,7 @@ from harness.load import (
     progress_line,
     resolve_locustfile,
 )
+from harness.load._progress import TAIL_S as PROGRESS_TAIL_S
 from harness.mesh import (
     AppliedFault,
     MeshBackend,
@@ -258,6 +259,7 @@ class _Run:
         self.reverted = False
         self.fault_started: float | None = None
         self.fault_ended: float | None = None
+        self.revert_started: float | None = None
         finish = f"harness cleanup --run {self.run_id} {target.revert_options}".strip()
         self.changes = ChangeLedger(target.backend, self.run_id, finish_command=finish, notes=self.result.notes)
         self.behaviour_before: object | None = None
@@ -420,7 +422,7 @@ class _Run:
             return False
         self._last_evidence_check = now
         found = traffic_evidence([a.fault for a in self.applied if a.fault is not None], self.exp.target.namespace,
-                                 prometheus=self.target.prometheus, samples=self.samples(),
+                                 prometheus=self.target.prometheus, samples=self.samples(since=self.fault_started),
                                  since=self.fault_started, now=now, interval_s=self.scrape_interval_s)
         if found.seen:
             self.evidence = found.detail
@@ -443,6 +445,7 @@ class _Run:
     def _revert(self) -> None:
         if self.reverted:  # set only once everything is back: a revert interrupted half-way runs again
             return
+        self.revert_started = self.revert_started or time.time()  # from here on, not every fault is in place
         if self.behaviour_before is not None and self.target.behaviour is not None:
             self.target.behaviour.restore(self.behaviour_before)
         written = self.changes.take_faults_out()  # raises, naming what is left, unless every fault is out (read back)
@@ -565,10 +568,13 @@ class _Run:
         return check_load_health(samples, self.result.phases, self.exp.load,
                                  status=self.load.status() if self.load else None, used=cohorts_used(self.exp.hypotheses))
 
-    def samples(self):  # type: ignore[no-untyped-def]
+    def samples(self, since: float | None = None):  # type: ignore[no-untyped-def]
+        """The record so far (from ``since`` on): only what Locust appended since the last call is parsed."""
         import pandas as pd
 
-        return self.load.samples() if self.load else pd.DataFrame(columns=["t", "cohort", "outcome", "latency_ms"])
+        if self.load is None:
+            return pd.DataFrame(columns=["t", "cohort", "outcome", "latency_ms"])
+        return self.load.samples(since)
 
     def _evaluate(self, h: Hypothesis, samples: object, timeline: Timeline) -> Verdict:
         return evaluate(h, samples=samples, timeline=timeline, prometheus=self.target.prometheus,  # type: ignore[arg-type]
@@ -580,7 +586,7 @@ class _Run:
         if active is None and self.fault_started is not None:
             active = (self.fault_started, fault_end or time.time())
         return Timeline(phases, Window(*active) if active else None, self.result.fault_lost_at,
-                        self.scrape_interval_s)
+                        self.scrape_interval_s, revert_started=self.revert_started)
 
     def _guardrail_breached(self) -> bool:
         """A FAIL, a firing alert, or an Alertmanager that cannot be asked (fail safe) ends the fault phase."""
@@ -606,7 +612,8 @@ class _Run:
                 verdicts.append(judge_alert(g, self.alertmanager))
                 continue
             if timeline is None:  # once per check, and only when a hypothesis needs it
-                timeline, samples = self._timeline(fault_end=time.time()), self.samples()
+                timeline = self._timeline(fault_end=time.time())
+                samples = self.samples(since=_earliest_read(self.exp.guardrails, timeline))
             verdicts.append(self._evaluate(g, samples, timeline))
         return verdicts
 
@@ -643,10 +650,23 @@ class _Run:
 
     def _progress_line(self, phase: str, left_s: float) -> str:
         injected = bool(self.applied) or self.behaviour_before is not None
-        return progress_line(self.samples(), now=time.time(), load=self.exp.load,
+        now = time.time()
+        return progress_line(self.samples(since=now - PROGRESS_TAIL_S), now=now, load=self.exp.load,
                              status=self.load.status() if self.load else None, phase=phase, left_s=left_s,
                              fault_active=injected and not self.reverted and self.result.fault_lost_at is None,
-                             since=self.sending_since)
+                             since=self.sending_since, first_t=self.load.first_sample_t() if self.load else None)
+
+
+def _earliest_read(guardrails: Any, timeline: Timeline) -> float | None:
+    """The earliest t the guardrail hypotheses read (their windows, a baseline they compare with): the record
+    before it is not parsed into a frame each check (a hypothesis without a window reads no rows)."""
+    starts = []
+    for g in guardrails:
+        if isinstance(g, Hypothesis):
+            for phase in (g.phase, "baseline") if g.versus == "baseline" else (g.phase,):
+                window, _ = timeline.window(phase)
+                starts += [window.start] if window is not None else []
+    return min(starts, default=None)
 
 
 def finding_record(finding: Finding) -> dict[str, Any]:

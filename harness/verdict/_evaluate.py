@@ -45,6 +45,9 @@ class Timeline:
     fault_active: Window | None
     fault_lost_at: float | None = None
     scrape_interval_s: float = 1.0
+    # when the revert began: the first fault taken out (or the replicas healed) ends the window in which every
+    # fault is in place, though the last revert is confirmed in the proxies only later (that ends fault_active)
+    revert_started: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def window(self, phase: str, *, within_s: float | None = None, after_s: float | None = None
@@ -67,7 +70,7 @@ class Timeline:
             return (window, "") if window and window.seconds >= MIN_WINDOW_S else (None, f"no {phase} phase")
         if self.fault_active is None:
             return None, "the fault never became active"
-        end = min(self.fault_active.end, self.fault_lost_at or self.fault_active.end)
+        end = min(x for x in (self.fault_active.end, self.fault_lost_at, self.revert_started) if x is not None)
         window = Window(self.fault_active.start, end)
         if window.seconds < MIN_WINDOW_S:
             return None, "the fault was active for too short a time (removed by someone else?)"

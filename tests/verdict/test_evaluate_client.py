@@ -150,3 +150,16 @@ def test_a_fault_removed_by_someone_else_keeps_its_note_in_comparisons() -> None
                     timeline)
     assert verdict.outcome is Outcome.PASS
     assert verdict.details["hits"] > 0 and "removed by someone else" in verdict.details["note"]
+
+
+def test_the_fault_window_ends_when_the_revert_begins_not_when_the_last_fault_is_out() -> None:
+    # two faults: the first taken out at 125 (healthy answers from then on), the last confirmed out at 130; every
+    # request while all faults were in place failed: "all fail" must hold, not be diluted by the healthy tail
+    rng = np.random.default_rng(3)
+    samples = pd.concat([requests(Window(70, 125), latencies_ms(rng, 550), outcome="5xx"),
+                         requests(Window(125, 130), latencies_ms(rng, 50))])
+    spec = {"measure": "error_rate", "cohort": "tagged", "above": 0.99}
+    assert judge(spec, samples).outcome is not Outcome.PASS  # the whole active window holds 50 healthy answers
+    reverting = Timeline({"baseline": BASELINE}, FAULT, revert_started=125)
+    verdict = judge(spec, samples, reverting)
+    assert verdict.outcome is Outcome.PASS and verdict.window == (70, 125)
