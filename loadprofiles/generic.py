@@ -9,6 +9,7 @@ from harness.load.locust_support import ChaosHttpUser, _config
 
 class GenericUser(ChaosHttpUser):
     def on_start(self) -> None:
+        super().on_start()  # the user's place in the pacing interval
         self.specs = _config().get("requests", [])
         self.weights = [spec.get("weight", 1) for spec in self.specs]
 

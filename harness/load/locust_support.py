@@ -13,6 +13,7 @@ import csv
 import itertools
 import json
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -75,8 +76,19 @@ class ChaosHttpUser(FastHttpUser):
             headers[RUN_HEADER] = config["run_id"]
         self.request_headers = headers
         self.rate_per_user = config.get("rate_per_user")
-        # constant throughput: pace each user so the whole crowd sends the target rate, never more
-        self._pacer = Pacer(1.0 / self.rate_per_user, started_at=time.monotonic()) if self.rate_per_user else None
+        # constant throughput: pace each user so the whole crowd sends the target rate, never more. Each user starts
+        # at a random point of its interval: users spawned together would otherwise send in step forever, bursts
+        # every interval instead of a steady stream (a connection pool then sheds what a steady rate would not)
+        self._phase_s = random.uniform(0.0, 1.0 / self.rate_per_user) if self.rate_per_user else 0.0
+        self._pacer = (Pacer(1.0 / self.rate_per_user, started_at=time.monotonic() + self._phase_s)
+                       if self.rate_per_user else None)
+
+    def on_start(self) -> None:
+        """Wait for this user's place in the interval (profiles that define on_start call super().on_start())."""
+        if self._phase_s:
+            import gevent
+
+            gevent.sleep(self._phase_s)
 
     def wait_time(self) -> float:  # type: ignore[override]
         return self._pacer.wait_s(time.monotonic()) if self._pacer else 0.0

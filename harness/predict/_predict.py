@@ -273,19 +273,19 @@ def _mesh(h: Hypothesis, phase: Phase) -> Value | None:
     extra = 0.0
     if h.measure in ("error_rate", "success_rate") and phase.faulty:
         extra = sum(e.cycles(phase.window_s) * e.threshold for e in _ejections(h, phase) if not e.retried)
-    calls = total * _window_s(h, phase)
-    if h.measure == "flag_rate" and h.flag == "UH" and phase.faulty and calls > 0:
+    window_calls = total * _window_s(h, phase)  # the calls the hypothesis's window counts
+    if h.measure == "flag_rate" and h.flag == "UH" and phase.faulty and window_calls > 0:
         # the calls that trip an ejection are answered by the failing host itself (503, no UH); only later ones
         # find no healthy host (§B.3, E17). Whether they fall in the mesh window depends on the scrapes.
         before = sum(e.cycles(phase.window_s) * e.threshold for e in _ejections(h, phase))
         if before and value > 0:
             phase.assume(f"the ~{before:.0f} calls that trip the ejection are answered by the host (not UH, §B.3); "
                          "they may fall inside or before the window")
-            return value, max(0.0, value - before / calls), value
-    if extra and calls > 0:
+            return value, max(0.0, value - before / window_calls), value
+    if extra and window_calls > 0:
         # the failures before an ejection may precede the window's first scrape (inner edges): low adds none
-        low, high = value, min(1.0, value + TRANSIENT_SPREAD * extra / calls)
-        mid = min(1.0, value + extra / calls)
+        low, high = value, min(1.0, value + TRANSIENT_SPREAD * extra / window_calls)
+        mid = min(1.0, value + extra / window_calls)
         return (1 - mid, 1 - high, 1 - low) if h.measure == "success_rate" else (mid, low, high)
     return (1 - value,) * 3 if h.measure == "success_rate" else (value,) * 3
 
