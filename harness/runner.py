@@ -9,51 +9,48 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from harness._activation import likely_causes, traffic_evidence
 from harness._changes import ChangeLedger
-from harness.alerts import ALERT_SOURCE, Alertmanager, judge_alert, open_alertmanager, refuse_if_firing
-from harness.errors import HarnessError, MetricsError
-from harness.experiment import ENVOY_COUNTERS, Experiment, Failure, Hypothesis, LoadedExperiment, Notify
-from harness.experiment._windows import MIN_SCRAPES
-from harness.experiment._windows import too_short as hypothesis_too_short
-from harness.istio import load_istio, parse_duration_s, resolve_host
-from harness.lint import ExperimentLint, Finding, MeshSnapshot, Severity, lint_experiment, read_backend_mesh
+from harness._preflight import (
+    DEFAULT_SCRAPE_INTERVAL_S,
+    alertmanager_of,
+    check_alerts,
+    finding_record,
+    preflight,
+)
+from harness._signals import Interrupted, signals_deferred, signals_interrupt
+from harness._target import Target
+from harness.alerts import ALERT_SOURCE, judge_alert
+from harness.errors import HarnessError
+from harness.experiment import ENVOY_COUNTERS, Experiment, Hypothesis, LoadedExperiment, Notify
+from harness.istio import resolve_host
+from harness.lint import ExperimentLint, MeshSnapshot, Severity
 from harness.load import (
     LoadHealth,
     LoadPlan,
     LoadRun,
-    check_gateway,
     check_load_health,
     cohorts_used,
     progress_line,
-    resolve_locustfile,
 )
 from harness.load._progress import TAIL_S as PROGRESS_TAIL_S
 from harness.mesh import (
     AppliedFault,
-    MeshBackend,
     RunLock,
     apply_policy,
-    check_permissions,
-    find_virtual_service,
     inject,
     is_active,
-    run_permissions,
     sync_state,
     wait_synced,
 )
-from harness.metrics import MeshSelector, Prometheus, Window, envoy_cluster_stat, requests
-from harness.metrics._prometheus import REQUESTS
+from harness.metrics import MeshSelector, Window, envoy_cluster_stat, requests
 from harness.notify import RunInfo, open_notifier
 from harness.predict import Prediction, safely_predicted, with_prediction
 from harness.report import QueryRecord, RunResult, RunStatus, collect_mesh_series, report_dir, write_reports
@@ -67,7 +64,6 @@ GUARDRAIL_EVERY_S = 5.0
 PROGRESS_EVERY_S = 5.0
 EVIDENCE_MIN_S = 15.0
 EVIDENCE_EVERY_S = 2.0
-DEFAULT_SCRAPE_INTERVAL_S = 15.0  # Prometheus's own default, and what most clusters use
 LEASE_RENEW_EVERY_S = 15.0  # a third of the Lease's 60 s, as leader election renews well before expiry
 
 
@@ -80,38 +76,6 @@ PROXY_STATS_HINT = (
 )
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM arrived; faults are reverted on the way out."""
-
-
-class BehaviourControl(Protocol):
-    """Real upstream failures (the sandbox's behaviour knobs)."""
-
-    def snapshot(self) -> object: ...
-
-    def apply(self, failure: Failure) -> None: ...
-
-    def restore(self, snapshot: object) -> None: ...
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where an experiment runs: the mesh backend, the gateway, Prometheus."""
-
-    backend: MeshBackend
-    gateway_url: str
-    prometheus: Prometheus | None
-    host_header: str | None = None
-    scrape_interval_s: float | None = None  # None: read from Prometheus's targets at preflight
-    owner: str = "harness"
-    revert_options: str = ""  # how `harness revert` reaches this backend, for error hints
-    behaviour: BehaviourControl | None = None
-    propagation_deadline_s: float = 30.0  # istiod push to every proxy; a cluster under load takes seconds
-    topology: Any = None  # the sandbox's call graph (harness.sandbox.Topology): lint follows calls through it
-    alertmanager_url: str | None = None  # --alertmanager-url: beats the experiment's target.alertmanagerUrl
-    default_alertmanager_url: str | None = None  # the sandbox's own, or $ALERTMANAGER_URL: when the experiment has none
-
-
 @dataclass(frozen=True)
 class RunOptions:
     report_root: Path
@@ -121,126 +85,6 @@ class RunOptions:
 
 def new_run_id() -> str:
     return secrets.token_hex(4)
-
-
-ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # CI cancellation, a closed terminal
-
-
-@contextlib.contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP behave like Ctrl-C; the previous handlers come back afterwards."""
-    def on_signal(signum: int, frame: object) -> None:
-        raise Interrupted()
-
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield
-        return
-    previous = {sig: signal.signal(sig, on_signal) for sig in ENDING_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C, SIGTERM and SIGHUP until the block is done, then raise Interrupted.
-
-    A revert must not stop half-way because the user pressed Ctrl-C again: the second signal is
-    noted and acted on once every object is back.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    watched = (signal.SIGINT, *ENDING_SIGNALS)
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in watched}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        raise Interrupted()
-
-
-@dataclass(frozen=True)
-class Preflight:
-    """What preflight resolved: the load's locustfile, the policy objects, and the targets to lock."""
-
-    locustfile: Path
-    policies: list[dict[str, Any]]
-    lock_targets: list[str]
-    scrape_interval_s: float = DEFAULT_SCRAPE_INTERVAL_S
-    too_short: dict[str, str] = field(default_factory=dict)  # hypothesis name -> why its window cannot be judged
-    mesh: MeshSnapshot | None = None  # the live objects as preflight read them (lint and predict use them)
-    lint: ExperimentLint | None = None
-
-
-def preflight(loaded: LoadedExperiment, target: Target) -> Preflight:
-    """Everything that can be checked before touching the mesh."""
-    exp = loaded.experiment
-    here = loaded.path.parent if loaded.path else Path.cwd()
-    if exp.failures and target.behaviour is None:
-        raise HarnessError(f"{exp.metadata.name}: 'failures' need the sandbox (real failures of demo services)",
-                           hint="on a cluster, inject faults on the next hop instead (faults[].scope.sourceLabels)")
-    policies = [r.raw for r in load_istio([here / p for p in exp.policies]).resources] if exp.policies else []
-    if target.prometheus is not None:
-        target.prometheus.check()
-    locustfile = resolve_locustfile(exp.load, here)
-    check_gateway(target.gateway_url, target.host_header)
-    check_permissions(target.backend, run_permissions(exp.target.namespace, has_faults=bool(exp.faults),
-                                                      policy_kinds={str(p["kind"]) for p in policies}))
-    targets = []
-    for fault in exp.faults:
-        live = find_virtual_service(target.backend, fault, exp.target.namespace)  # none or several: stops here
-        targets.append(live["metadata"]["name"] if live else fault.host.split(".")[0])
-    targets += [p["metadata"]["name"] for p in policies if p["kind"] == "VirtualService"]
-    check_alerts(alertmanager_of(exp, target), exp, when="at preflight")  # it answers; nothing fires yet
-    interval = scrape_interval(exp, target)
-    too_short = {h.name: why for h in exp.hypotheses if (why := hypothesis_too_short(h, exp.phases, interval))}
-    if exp.hypotheses and len(too_short) == len(exp.hypotheses):
-        raise HarnessError(f"{exp.metadata.name}: no hypothesis can be judged at Prometheus's {interval:g} s scrape "
-                           f"interval ({'; '.join(too_short.values())}); nothing was injected",
-                           hint=f"lengthen the phases to at least {MIN_SCRAPES} scrape intervals, or judge from "
-                                "source: client")
-    mesh = read_backend_mesh(target.backend, exp.target.namespace, topology=target.topology,
-                             description=f"{target.backend.name} {target.backend.context or ''}".strip(),
-                             scrape_interval_s=interval)
-    return Preflight(locustfile, policies, targets, interval, too_short, mesh, lint_experiment(loaded, mesh))
-
-
-def scrape_interval(exp: Experiment, target: Target) -> float:
-    """The interval verdicts are built on: Prometheus's own targets first, then what the user stated."""
-    if target.prometheus is not None:
-        names = [REQUESTS] + [f"envoy_cluster_{ENVOY_COUNTERS[h.measure]}" for h in exp.hypotheses
-                              if h.source == "mesh" and h.measure in ENVOY_COUNTERS]
-        with contextlib.suppress(MetricsError):  # an old Prometheus without the targets API: fall back
-            found = target.prometheus.scrape_interval_s(names, time.time())
-            if found:
-                return found
-    if exp.target.scrape_interval:
-        return parse_duration_s(exp.target.scrape_interval)
-    return target.scrape_interval_s or DEFAULT_SCRAPE_INTERVAL_S
-
-
-def alertmanager_of(exp: Experiment, target: Target) -> Alertmanager | None:
-    """The Alertmanager this experiment's alert guardrails ask (None without any)."""
-    return open_alertmanager(exp, given=target.alertmanager_url, default=target.default_alertmanager_url,
-                             token=os.environ.get("ALERTMANAGER_TOKEN"))
-
-
-def check_alerts(alertmanager: Alertmanager | None, exp: Experiment, *, when: str) -> None:
-    """Before the fault: Alertmanager answers, and no alert guardrail's alert fires (else nothing is injected).
-
-    Breaking a system that is already alerting is unsafe, and the alert would abort the run at its
-    first check anyway; so the run stops before the write, naming the alert.
-    """
-    if alertmanager is None:
-        return
-    alertmanager.check()
-    refuse_if_firing([g for g in exp.guardrails if not isinstance(g, Hypothesis)], alertmanager, when=when)
 
 
 class _Run:
@@ -667,14 +511,6 @@ def _earliest_read(guardrails: Any, timeline: Timeline) -> float | None:
                 window, _ = timeline.window(phase)
                 starts += [window.start] if window is not None else []
     return min(starts, default=None)
-
-
-def finding_record(finding: Finding) -> dict[str, Any]:
-    """A lint finding as the journal keeps it."""
-    where = finding.location
-    return {"code": finding.code, "severity": finding.severity.value, "message": finding.message,
-            "object": finding.object, "fix": finding.suggested_fix, "reference": finding.rule.reference,
-            "line": where.line if where is not None else None}
 
 
 def unobserved(h: Hypothesis, reason: str) -> Verdict:
