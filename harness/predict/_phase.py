@@ -127,9 +127,10 @@ class Phase:
             if burst is not None and burst > found:
                 found = burst
                 self.assume(f"most shed (high end): the {self.exp.load.users} paced users may fire together every "
-                            f"{self.exp.load.users / self.exp.load.rate:.3g} s (they start together, "
-                            f"harness/load/_pacing.py): {name}'s pool then admits only what its free connections "
-                            f"and pending slots take at each burst and sheds the rest (§B.4): {burst:.3g} shed")
+                            f"{self.exp.load.users / self.exp.load.rate:.3g} s (each starts at a random point of its "
+                            f"interval, so they rarely all line up: an upper bound): {name}'s pool then admits only "
+                            f"what its free connections and pending slots take at each burst and sheds the rest "
+                            f"(§B.4): {burst:.3g} shed")
             return found
         if self.bound == "low":
             if busy <= 0 or service_s <= 0:
