@@ -21,9 +21,10 @@ from harness.experiment._notify import (
     WebhookReceiver,
     load_notify_config,
 )
+from harness.experiment._windows import judged_part_s
 
 __all__ = [
     "ENVOY_COUNTERS", "EVENT_NAMES", "RUN_HEADER", "AlertGuardrail", "Experiment", "Failure", "Fault", "GrafanaReceiver",
     "Hypothesis", "Load", "LoadedExperiment", "Matcher", "Notify", "Phases", "Scope", "SlackReceiver", "WebhookReceiver",
-    "load_experiment_text", "load_experiments", "load_notify_config",
+    "judged_part_s", "load_experiment_text", "load_experiments", "load_notify_config",
 ]

@@ -16,7 +16,11 @@ MIN_SCRAPES = 4
 
 def planned_window_s(h: Hypothesis, phases: Phases) -> float:
     """The seconds a hypothesis is judged on, as planned (the fault phase may start later, once active)."""
-    seconds = phases.seconds(h.phase)
+    return judged_part_s(h, phases.seconds(h.phase))
+
+
+def judged_part_s(h: Hypothesis, seconds: float) -> float:
+    """The part of a phase of ``seconds`` that a hypothesis judges: its first ``within``, or from ``after`` on."""
     if h.within:
         seconds = min(seconds, parse_duration_s(h.within))
     if h.after:

@@ -9,8 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from harness.experiment import Hypothesis, LoadedExperiment
-from harness.istio import parse_duration_s
+from harness.experiment import Hypothesis, LoadedExperiment, judged_part_s
 from harness.lint import Cohort, MeshSnapshot, cohorts_of, units_of
 from harness.predict._dist import QUANTILE_Z, Branch, Dist, quantile, share
 from harness.predict._phase import TRANSIENT_SPREAD, Ejection, Phase
@@ -218,12 +217,7 @@ def _latency(dist: Dist, q: float, phase: Phase, count: float) -> Value | None:
 
 
 def _window_s(h: Hypothesis, phase: Phase) -> float:
-    window = phase.window_s
-    if h.within:
-        window = min(window, parse_duration_s(h.within))
-    if h.after:
-        window = max(0.0, window - parse_duration_s(h.after))
-    return window
+    return judged_part_s(h, phase.window_s)
 
 
 def _transient_failures(phase: Phase) -> float:
