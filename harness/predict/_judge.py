@@ -4,6 +4,7 @@ excludes it: a surprise, INCONCLUSIVE without a prediction or without evidence).
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from harness.experiment import Hypothesis
@@ -32,6 +33,9 @@ def _judged_on_prediction(verdict: Verdict, prediction: Prediction | None, *, bo
             return verdict  # no evidence: its own reason says why
         return replace(verdict, outcome=Outcome.INCONCLUSIVE,
                        reason=f"expect: predicted needs an interval and this measure gives none ({verdict.reason})")
+    if not all(math.isfinite(end) for end in verdict.interval):  # it would contain any prediction at all
+        return replace(verdict, outcome=Outcome.INCONCLUSIVE,
+                       reason=f"expect: predicted, but the observed interval is unbounded ({verdict.reason})")
     shown = prediction.describe()
     if verdict.surprise:
         outcome, reason = Outcome.FAIL, f"SURPRISE: the observed interval excludes the prediction {shown}"

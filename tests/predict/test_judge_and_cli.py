@@ -62,6 +62,15 @@ def test_missing_evidence_stays_inconclusive() -> None:
     assert with_prediction(empty, predicted(0.2), EXPECTED).outcome is Outcome.INCONCLUSIVE
 
 
+@pytest.mark.parametrize("interval", [(0.2, float("inf")), (float("-inf"), float("inf"))])
+def test_an_unbounded_interval_is_no_evidence_for_a_prediction(interval: tuple[float, float]) -> None:
+    # too few requests to bound a quantile (or a histogram's +Inf bucket) contains every prediction: not a PASS
+    unbounded = observed(*interval, outcome=Outcome.INCONCLUSIVE)
+    verdict = with_prediction(unbounded, predicted(0.35), EXPECTED)
+    assert verdict.outcome is Outcome.INCONCLUSIVE
+    assert "unbounded" in verdict.reason
+
+
 def test_predict_command_warns_before_the_designed_failures(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("HARNESS_SANDBOX_DIR", str(ROOT / "no-such-sandbox"))  # the demo mesh, never a live one
