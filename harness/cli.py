@@ -28,6 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 _STATE_HELP = "Sandbox state folder (default: $HARNESS_SANDBOX_DIR or ~/.local/state/istio-chaos-harness/sandbox)."
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help=_STATE_HELP)]
 BackendName = Annotated[str, typer.Option("--backend", help="sandbox or kubernetes.")]
+EachBackend = Annotated[str | None, typer.Option("--backend", help="sandbox or kubernetes (default: each "
+                                                 "experiment's target.backend).")]
 Context = Annotated[str | None, typer.Option(help="kubeconfig context (kubernetes backend).")]
 Kubeconfig = Annotated[Path | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
@@ -492,8 +494,7 @@ def lint_command(
     as_json: JsonFlag = False,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Also write the findings as a SARIF 2.1.0 log "
                                                "(code annotations in CI).")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="sandbox or kubernetes (default: each "
-                                                "experiment's target.backend).")] = None,
+    backend: EachBackend = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
     state_dir: StateDir = None,
@@ -519,8 +520,7 @@ def lint_command(
 def predict_command(
     paths: Annotated[list[Path], typer.Argument(help="Experiment files or folders.")],
     as_json: JsonFlag = False,
-    backend: Annotated[str | None, typer.Option("--backend", help="sandbox or kubernetes (default: each "
-                                                "experiment's target.backend).")] = None,
+    backend: EachBackend = None,
     context: Context = None,
     kubeconfig: Kubeconfig = None,
     state_dir: StateDir = None,
