@@ -17,8 +17,6 @@ else. Each is timed twice, alternating; the faster pass counts. Target (issue #1
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,9 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import requests
+from _backfill import backfilled_prometheus
 
-from harness._net import free_ports, http_get
-from harness._process import start_process, wait_until
 from harness.experiment import Hypothesis
 from harness.metrics import Prometheus, SentQuery, Window
 from harness.verdict import Timeline, Verdict, evaluate
@@ -123,25 +120,10 @@ def replay(url: str, queries: list[SentQuery]) -> float:
 
 
 @contextmanager
-def backfilled_prometheus(root: Path, experiments: int, start: int) -> Iterator[tuple[str, int]]:
+def suite_prometheus(root: Path, experiments: int, start: int) -> Iterator[tuple[str, int]]:
     written = write_openmetrics(root / "suite.om", start, experiments)
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "suite.om"),
-                    str(root / "tsdb")], check=True, capture_output=True)
-    (port,) = free_ports(1)
-    (root / "prometheus.yml").write_text("global: {scrape_interval: 1s}\nscrape_configs: []\n")
-    prometheus = start_process("prometheus", [shutil.which("prometheus") or "prometheus",
-                                              f"--config.file={root / 'prometheus.yml'}",
-                                              f"--storage.tsdb.path={root / 'tsdb'}",
-                                              "--storage.tsdb.retention.time=30d",
-                                              f"--web.listen-address=127.0.0.1:{port}"],
-                               log_path=root / "prometheus.log")
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: http_get(f"{url}/-/ready")[0] == 200, what="Prometheus", deadline_s=60,
-                   watch=[prometheus])
+    with backfilled_prometheus(root, root / "suite.om") as url:
         yield url, written
-    finally:
-        prometheus.stop()
 
 
 def main() -> None:
@@ -152,7 +134,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"writing {args.experiments * EXPERIMENT_S // 60} minutes of mesh metrics for {args.experiments} "
               "services at 1 s and backfilling Prometheus...")
-        with backfilled_prometheus(Path(tmp), args.experiments, start) as (url, written):
+        with suite_prometheus(Path(tmp), args.experiments, start) as (url, written):
             prom = Prometheus(url)
             prom.check()
             harness_s, raw_s = [], []

@@ -9,17 +9,14 @@ verdicts in at most 3 s. The baseline printed beside it is one pass of pandas ov
 from __future__ import annotations
 
 import random
-import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _backfill import backfilled_prometheus
 
-from harness._net import free_ports, http_get
-from harness._process import start_process, wait_until
 from harness.experiment import Hypothesis
 from harness.metrics import Prometheus, Window
 from harness.verdict import Timeline, evaluate
@@ -101,20 +98,7 @@ def main() -> None:
         start = int(time.time()) - DAY_S - 60
         print("writing a day of 1 s series and backfilling Prometheus (takes a minute)...")
         samples_written = write_openmetrics(root / "day.om", start)
-        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "day.om"),
-                        str(root / "tsdb")], check=True, capture_output=True)
-        (port,) = free_ports(1)
-        (root / "prometheus.yml").write_text("global: {scrape_interval: 1s}\nscrape_configs: []\n")
-        prometheus = start_process("prometheus", [shutil.which("prometheus") or "prometheus",
-                                                  f"--config.file={root / 'prometheus.yml'}",
-                                                  f"--storage.tsdb.path={root / 'tsdb'}",
-                                                  "--storage.tsdb.retention.time=30d",
-                                                  f"--web.listen-address=127.0.0.1:{port}"],
-                                   log_path=root / "prometheus.log")
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: http_get(f"{url}/-/ready")[0] == 200, what="Prometheus", deadline_s=60,
-                       watch=[prometheus])
+        with backfilled_prometheus(root, root / "day.om") as url:
             samples = client_samples(1_000_000, start)
             third = DAY_S / 3
             timeline = Timeline({"baseline": Window(start, start + third),
@@ -130,8 +114,6 @@ def main() -> None:
             verdicts = [evaluate(h, samples=samples, timeline=timeline, prometheus=prom, namespace="shop")
                         for h in hypotheses()]
             elapsed = time.perf_counter() - began
-        finally:
-            prometheus.stop()
     for verdict in verdicts:
         value = "n/a" if verdict.value is None else f"{verdict.value:.4g}"
         print(f"  {verdict.outcome.value:12} {verdict.name:20} {value:>10}  n={verdict.samples}")
